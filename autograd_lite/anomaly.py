@@ -1,0 +1,73 @@
+"""detect_anomaly: name the first op that made a NaN or Inf, and the user's line that called it."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from . import engine
+from .errors import user_location
+from .tensor import Tensor
+
+
+def _finite(value) -> bool:
+    return (
+        value is None
+        or not np.issubdtype(np.asarray(value).dtype, np.inexact)
+        or bool(np.isfinite(np.asarray(value)).all())
+    )
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Context manager and decorator that checks every recorded op (slow: for debugging).
+
+    Forward: the first op whose output holds NaN or Inf raises FloatingPointError naming the
+    op, its input shapes and your line. Backward (run it inside the block too): the first VJP
+    that produces a non-finite gradient raises, naming the op and the line that created it.
+    """
+
+    def __enter__(self) -> detect_anomaly:
+        self._created_at: dict = {}
+        engine._observers.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        engine._observers.remove(self)
+        self._created_at.clear()
+
+    def on_forward(self, out: Tensor) -> None:
+        node = out._node
+        where = self._created_at[node] = user_location()
+        if _finite(out.data):
+            return
+        bad = [i for i, x in enumerate(node.arrays) if not _finite(x)]
+        cause = (
+            f"its input #{bad[0]} already held NaN/Inf"
+            if bad
+            else "all of its inputs were finite, so this op is where it started"
+        )
+        shapes = ", ".join(str(np.shape(x)) for x in node.arrays)
+        raise FloatingPointError(
+            f"{node.op.name}: output holds {_kinds(out.data)} ({cause}); input shapes {shapes} "
+            f"({where})"
+        )
+
+    def on_backward(self, t: Tensor, input_grads: tuple) -> None:
+        for i, g in enumerate(input_grads):
+            if g is not None and not _finite(g.data if isinstance(g, Tensor) else g):
+                node = t._node
+                raise FloatingPointError(
+                    f"{node.op.name}: backward produced {_kinds(g)} in the gradient of input "
+                    f"#{i} (op created at {self._created_at.get(node, 'an unknown line')})"
+                )
+
+
+def _kinds(value) -> str:
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    found = []
+    if np.isnan(array).any():
+        found.append("NaN")
+    if np.isinf(array).any():
+        found.append("Inf")
+    return " and ".join(found)

@@ -1,0 +1,87 @@
+"""Ways to make tensors, named and ordered as in numpy and torch.
+
+Random tensors take `rng`: an `np.random.Generator`, a seed, or None for the module generator
+that `manual_seed` resets, so every run can be reproduced.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import ArrayLike, Tensor, _shape_arg
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Reset the generator used when no `rng` is given."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def generator(rng: np.random.Generator | int | None = None) -> np.random.Generator:
+    """`rng` as a Generator: itself, a new one from a seed, or the module generator for None."""
+    if rng is None:
+        return _rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+def tensor(
+    data: ArrayLike, requires_grad: bool = False, dtype=None, name: str | None = None
+) -> Tensor:
+    """A new leaf tensor holding a copy of `data` (float64 for Python floats, as numpy)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def zeros(*shape: int, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    return Tensor(np.zeros(_shape_arg(shape), dtype), requires_grad=requires_grad, name=name)
+
+
+def ones(*shape: int, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    return Tensor(np.ones(_shape_arg(shape), dtype), requires_grad=requires_grad, name=name)
+
+
+def full(shape, fill_value: float, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full(shape, fill_value, dtype), requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.arange(start, stop, step, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(
+    *shape: int, rng=None, dtype=np.float64, requires_grad: bool = False, name=None
+) -> Tensor:
+    """Standard normal samples."""
+    data = generator(rng).standard_normal(_shape_arg(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad=requires_grad, name=name)
+
+
+def rand(*shape: int, rng=None, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    data = generator(rng).random(_shape_arg(shape)).astype(dtype, copy=False)
+    return Tensor(data, requires_grad=requires_grad, name=name)
+
+
+def zeros_like(t: ArrayLike, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(np.asarray(t), dtype), requires_grad=requires_grad)
+
+
+def ones_like(t: ArrayLike, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(np.asarray(t), dtype), requires_grad=requires_grad)
+
+
+def full_like(t: ArrayLike, fill_value: float, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full_like(np.asarray(t), fill_value, dtype), requires_grad=requires_grad)
+
+
+def randn_like(t: ArrayLike, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    array = np.asarray(t)
+    return randn(*array.shape, rng=rng, dtype=dtype or array.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t: ArrayLike, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    array = np.asarray(t)
+    return rand(*array.shape, rng=rng, dtype=dtype or array.dtype, requires_grad=requires_grad)

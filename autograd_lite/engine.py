@@ -1,0 +1,394 @@
+"""The tape: how operations are recorded, and how gradients flow back through them.
+
+`primitive` turns a numpy function into an op; `apply` is the one place a graph node is made;
+`backward` walks the recorded nodes in reverse tape order (iteratively, never recursing) and
+calls each op's vector-Jacobian product (VJP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import op_error, shape_of
+from .tensor import Tensor, _make
+
+_grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
+_observers: list = []  # active Tape and detect_anomaly contexts; empty on the fast path
+_next_seq = itertools.count().__next__  # tape position: execution order is a topological order
+_NO_PARAMS: dict = {}  # shared by every node whose op takes no keyword parameters
+
+
+class Primitive:
+    """An op with a numpy forward and a VJP. The VJP uses ops, so it is differentiable itself."""
+
+    __slots__ = ("name", "forward", "vjp", "formula", "__weakref__")
+
+    def __init__(self, forward: Callable) -> None:
+        self.name = forward.__name__
+        self.forward = forward
+        self.vjp: Callable | None = None
+        doc = (forward.__doc__ or "").strip().splitlines()
+        # The docstring's math line ("y = ...;  dx = ...") is what viz shows on the op node.
+        self.formula = next((line.strip() for line in doc if ";" in line and "=" in line), "")
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+REGISTRY: dict[str, Callable] = {}
+"""Every primitive by name: the tests enumerate it, so each new op is gradient-checked."""
+
+
+def primitive(forward: Callable) -> Callable:
+    """Make `forward` (positional array inputs, keyword-only parameters) an op on the tape.
+
+    Called with plain ndarrays the op is plain numpy; called with any Tensor it returns a Tensor
+    and records a node. Register the gradient with `@op.defvjp`, a function
+    `vjp(g, out, *inputs, **params) -> tuple` giving one gradient (or None) per input.
+    """
+    prim = Primitive(forward)
+
+    def op(*args: Any, **params: Any) -> Any:
+        for a in args:
+            if isinstance(a, Tensor):
+                return apply(prim, args, params)
+        return forward(*args, **params)
+
+    def defvjp(vjp: Callable) -> Callable:
+        prim.vjp = vjp
+        return vjp
+
+    op.__name__ = op.__qualname__ = prim.name
+    op.__doc__ = forward.__doc__
+    op.__module__ = forward.__module__
+    op.__wrapped__ = forward  # type: ignore[attr-defined]
+    op.prim = prim  # type: ignore[attr-defined]
+    op.defvjp = defvjp  # type: ignore[attr-defined]
+    REGISTRY[prim.name] = op
+    return op
+
+
+class Node:
+    """One recorded op: what its VJP needs (inputs as given, their arrays, parameters)."""
+
+    __slots__ = ("op", "inputs", "arrays", "params", "seq")
+
+    def __init__(self, op: Primitive, inputs: tuple, arrays: list, params: dict) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.arrays = arrays
+        self.params = params or _NO_PARAMS
+        self.seq = _next_seq()
+
+
+def apply(prim: Primitive, args: tuple, params: dict) -> Tensor:
+    """Run `prim` on the arrays inside `args`; record a node if any input requires grad."""
+    arrays = []
+    requires_grad = False
+    for a in args:
+        if isinstance(a, Tensor):
+            arrays.append(a.data)
+            requires_grad = requires_grad or a.requires_grad
+        else:
+            arrays.append(a)
+    try:
+        data = prim.forward(*arrays, **params)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise op_error(prim.name, args, exc) from None
+    if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
+        data = np.asarray(data)
+    if not (requires_grad and _grad_enabled):
+        return _make(data)
+    out = _make(data, Node(prim, args, arrays, params))
+    if _observers:
+        for observer in _observers:
+            observer.on_forward(out)
+    return out
+
+
+# ---------------------------------------------------------------- grad mode
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
+def no_grad() -> _GradMode:
+    """Context manager and decorator: ops inside record nothing (inference, optimizer steps)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager and decorator: turn recording back on inside a `no_grad` block."""
+    return _GradMode(True)
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+# ---------------------------------------------------------------- tape
+class Tape:
+    """Keeps the ordered list of ops recorded inside `with Tape() as tape:`.
+
+    `print(tape)` shows the Wengert list: tape position, op, input shapes and output shape.
+    """
+
+    def __init__(self) -> None:
+        self.outputs: list[Tensor] = []
+
+    def __enter__(self) -> Tape:
+        _observers.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _observers.remove(self)
+
+    def on_forward(self, out: Tensor) -> None:
+        self.outputs.append(out)
+
+    def __len__(self) -> int:
+        return len(self.outputs)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter(self.outputs)
+
+    def __repr__(self) -> str:
+        rows = [("#", "op", "inputs", "output")]
+        for out in self.outputs:
+            node = out._node
+            inputs = ", ".join(_describe(a) for a in node.inputs) if node.inputs else "(freed)"
+            rows.append((str(node.seq), node.op.name, inputs, _describe(out)))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [f"Tape with {len(self.outputs)} ops"]
+        lines += [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3] for row in rows
+        ]
+        return "\n".join(lines)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        label = value.name or ("" if value._node is None else f"#{value._node.seq}")
+        return f"{label}{shape_of(value)}" if label else shape_of(value)
+    return repr(value) if np.isscalar(value) else shape_of(value)
+
+
+# ---------------------------------------------------------------- backward
+def backward(
+    root: Tensor,
+    grad: Any = None,
+    *,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(root)/d(leaf), contracted with `grad`, into every leaf's `.grad`."""
+    _backprop([root], [grad], None, retain_graph, create_graph)
+
+
+def gradients(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> tuple[Any, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned instead of stored in `.grad`.
+
+    Like `torch.autograd.grad`: no leaf's `.grad` changes. An input the outputs do not depend on
+    gets a zero gradient. With `create_graph=True` the results are Tensors on the tape.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor | np.ndarray):
+        grad_outputs = [grad_outputs] * len(outputs)
+    for x in inputs:
+        if not x.requires_grad:
+            raise RuntimeError(
+                f"gradients: input {_describe(x)} does not require grad, so nothing flows to it"
+            )
+    found = _backprop(outputs, list(grad_outputs), inputs, retain_graph, create_graph)
+    results = []
+    for x in inputs:
+        g = found.get(x)
+        if g is None:
+            g = _make(np.zeros_like(x.data)) if create_graph else np.zeros_like(x.data)
+        results.append(g)
+    return tuple(results)
+
+
+def _backprop(
+    roots: list[Tensor],
+    root_grads: list[Any],
+    inputs: list[Tensor] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+) -> dict[Tensor, Any]:
+    """Reverse pass shared by `backward` (inputs=None: fill leaf `.grad`) and `gradients`."""
+    global _grad_enabled
+    if retain_graph is None:
+        # Differentiating the gradient later walks the forward nodes again: keep them.
+        retain_graph = create_graph
+    grads: dict[Tensor, Any] = {}
+    for root, g in zip(roots, root_grads):
+        g = _seed(root, g, create_graph)
+        grads[root] = grads[root] + g if root in grads else g
+    order = _reverse_tape_order(roots)
+    targets = None if inputs is None else set(inputs)
+    wanted = None if targets is None else _on_path_to(order, targets)
+    found: dict[Tensor, Any] = {}
+    checkers = [o for o in _observers if hasattr(o, "on_backward")] if _observers else ()
+
+    previous, _grad_enabled = _grad_enabled, create_graph
+    try:
+        for t in order:
+            g = grads.pop(t, None)
+            if g is None or (wanted is not None and t not in wanted):
+                continue
+            if t._hooks:
+                g = _run_hooks(t, g)
+            if inputs is None:
+                if t._retains_grad:
+                    _accumulate(t, g, create_graph)
+            elif t in targets:
+                found[t] = g
+            node = t._node
+            if create_graph:
+                input_grads = node.op.vjp(g, t, *node.inputs, **node.params)
+            else:
+                input_grads = node.op.vjp(g, t.data, *node.arrays, **node.params)
+            for checker in checkers:
+                checker.on_backward(t, input_grads)
+            for x, gx in zip(node.inputs, input_grads):
+                if gx is None or not isinstance(x, Tensor) or not x.requires_grad:
+                    continue
+                if wanted is not None and x not in wanted:
+                    continue
+                if gx.shape != x.data.shape:
+                    gx = sum_to(gx, shape=x.data.shape)
+                grads[x] = grads[x] + gx if x in grads else gx
+            if not retain_graph:
+                node.inputs = node.arrays = None
+        # What is left in `grads` belongs to leaves: their gradients are complete now.
+        for t, g in grads.items():
+            if t._hooks:
+                g = _run_hooks(t, g)
+            if inputs is None:
+                _accumulate(t, g, create_graph)
+            elif t in targets:
+                found[t] = g
+    finally:
+        _grad_enabled = previous
+    return found
+
+
+def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
+    """The upstream gradient for `root`: ones for a one-element output, else the user's `grad`."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            f"backward: tensor {_describe(root)} does not require grad and was not made by an op "
+            "on one that does; set requires_grad=True on the inputs you want gradients for"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implied only for a one-element output, but this output "
+                f"has shape {root.shape}; reduce it first (e.g. loss.mean()) or pass "
+                f"grad= of shape {root.shape}"
+            )
+        grad = _ones(root.data.shape, root.data.dtype)
+    elif isinstance(grad, Tensor):
+        grad = grad if create_graph else grad.data
+    else:
+        grad = np.asarray(grad, dtype=root.data.dtype)
+    if grad.shape != root.data.shape:
+        raise RuntimeError(
+            f"backward: grad has shape {grad.shape} but the output has shape {root.shape}"
+        )
+    return _make(grad) if create_graph and not isinstance(grad, Tensor) else grad
+
+
+@functools.cache
+def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The implied upstream gradient of a one-element output; read-only, so sharing it is safe."""
+    ones = np.ones(shape, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _reverse_tape_order(roots: list[Tensor]) -> list[Tensor]:
+    """Non-leaf tensors reachable from `roots`, latest op first. Iterative: depth is unbounded."""
+    seen = set()
+    stack = []
+    for root in roots:
+        if root._node is not None and root not in seen:
+            seen.add(root)
+            stack.append(root)
+    found = []
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node.inputs is None:
+            raise RuntimeError(
+                f"backward: the graph through {node.op} (tape #{node.seq}) was already freed by an "
+                "earlier backward(); pass retain_graph=True to the first backward() if you need "
+                "to go through the same graph twice"
+            )
+        found.append((node.seq, t))
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x._node is not None and x not in seen:
+                seen.add(x)
+                stack.append(x)
+    found.sort(key=_first, reverse=True)
+    return [t for _, t in found]
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
+def _on_path_to(order: list[Tensor], targets: set[Tensor]) -> set[Tensor]:
+    """Tensors with a path to some target: `gradients()` sends gradients along these only."""
+    on_path = set(targets)
+    for t in reversed(order):  # forward order: parents before children
+        if any(isinstance(x, Tensor) and x in on_path for x in t._node.inputs):
+            on_path.add(t)
+    return on_path
+
+
+def _run_hooks(t: Tensor, g: Any) -> Any:
+    for hook in list(t._hooks):
+        replaced = hook(g)
+        if replaced is not None:
+            g = replaced
+    return g
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
+    """Add `g` to `t.grad` in t's dtype; as in PyTorch, leaf gradients add up across calls."""
+    if create_graph:
+        if not isinstance(g, Tensor):
+            g = _make(np.asarray(g))
+        if g.data.dtype != t.data.dtype:
+            g = g.astype(t.data.dtype)
+    else:
+        # A fresh array: the VJP may have returned a view shared with another leaf's gradient.
+        g = np.array(g, dtype=t.data.dtype)
+    t.grad = g if t.grad is None else t.grad + g
+
+
+# ops are built on this module, so the one op the engine itself needs is imported last.
+from .ops.shape import sum_to  # noqa: E402

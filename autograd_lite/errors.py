@@ -1,0 +1,38 @@
+"""Error messages a learner can act on: the op, the shapes, and the line of *their* code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Frames inside these folders are ours; the first frame outside them is the user's line.
+_PACKAGE_DIRS = tuple(
+    str(Path(__file__).resolve().parent.parent / name) for name in ("autograd_lite", "nn")
+)
+
+
+def user_location() -> str:
+    """`file.py:LINE` of the innermost frame on the stack that is not inside this library."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIRS) and not filename.startswith("<frozen"):
+            return f"{Path(filename).name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def shape_of(value: object) -> str:
+    """Shape for messages: `(3, 2)` for arrays and tensors, the type name for anything else."""
+    shape = getattr(value, "shape", None)
+    return str(tuple(shape)) if shape is not None else type(value).__name__
+
+
+def op_error(op: str, inputs: tuple, exc: Exception) -> Exception:
+    """Rewrite an exception raised inside `op` to name the op, the shapes and the user's line."""
+    message = str(exc)
+    if "shape" not in message:
+        message += f"; input shapes {', '.join(shape_of(a) for a in inputs)}"
+    # AxisError is both an IndexError and a ValueError; keep the more specific meaning.
+    kind = next(k for k in (IndexError, ValueError, TypeError, Exception) if isinstance(exc, k))
+    return kind(f"{op}: {message} ({user_location()})")

@@ -1,0 +1,132 @@
+"""Reductions: primitives (sum, max, min, logsumexp, log_softmax) and composites built on them.
+
+A reduction's VJP first restores the reduced axes as size-1 axes (`_keep`), then broadcasts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import primitive
+from .elementwise import exp
+from .shape import broadcast_to, reshape
+
+
+def _axes(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(a % ndim for a in axes)
+
+
+def _keep(g, shape: tuple[int, ...], axis, keepdims: bool):
+    """`g` as it would be with keepdims=True: reduced axes back as size 1, ready to broadcast."""
+    if keepdims:
+        return g
+    axes = _axes(axis, len(shape))
+    return reshape(g, shape=tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+@primitive
+def sum(x, *, axis=None, keepdims=False):
+    """Sum over `axis` (all axes by default).
+
+    y = sum(x);  dx = broadcast(g)
+    """
+    return x.sum(axis=axis, keepdims=keepdims)
+
+
+@sum.defvjp
+def _sum_vjp(g, out, x, *, axis=None, keepdims=False):
+    return (broadcast_to(_keep(g, x.shape, axis, keepdims), shape=x.shape),)
+
+
+def _extremum_vjp(g, out, x, axis, keepdims):
+    # Ties share the gradient equally (torch's amax/amin rule), so the VJP stays symmetric.
+    out = _keep(out, x.shape, axis, keepdims)
+    hit = (x == out).astype(x.dtype)
+    return (hit * (_keep(g, x.shape, axis, keepdims) / hit.sum(axis=axis, keepdims=True)),)
+
+
+@primitive
+def max(x, *, axis=None, keepdims=False):
+    """Maximum over `axis`; tied maxima share the gradient.
+
+    y = max(x);  dx = g*[x==y]/count(x==y)
+    """
+    return x.max(axis=axis, keepdims=keepdims)
+
+
+@max.defvjp
+def _max_vjp(g, out, x, *, axis=None, keepdims=False):
+    return _extremum_vjp(g, out, x, axis, keepdims)
+
+
+@primitive
+def min(x, *, axis=None, keepdims=False):
+    """Minimum over `axis`; tied minima share the gradient.
+
+    y = min(x);  dx = g*[x==y]/count(x==y)
+    """
+    return x.min(axis=axis, keepdims=keepdims)
+
+
+@min.defvjp
+def _min_vjp(g, out, x, *, axis=None, keepdims=False):
+    return _extremum_vjp(g, out, x, axis, keepdims)
+
+
+@primitive
+def logsumexp(x, *, axis=None, keepdims=False):
+    """log(sum(exp(x))), shifted by the maximum so exp never overflows.
+
+    y = log(sum(exp(x)));  dx = g*exp(x-y)
+    """
+    shift = np.max(x, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: keep the answer -inf, not nan
+    total = np.sum(np.exp(x - shift), axis=axis, keepdims=True)
+    out = np.log(total) + shift
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+@logsumexp.defvjp
+def _logsumexp_vjp(g, out, x, *, axis=None, keepdims=False):
+    return (_keep(g, x.shape, axis, keepdims) * exp(x - _keep(out, x.shape, axis, keepdims)),)
+
+
+@primitive
+def log_softmax(x, *, axis=-1):
+    """Log of softmax, computed stably as x - logsumexp(x).
+
+    y = x - logsumexp(x);  dx = g - exp(y)*sum(g)
+    """
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+@log_softmax.defvjp
+def _log_softmax_vjp(g, out, x, *, axis=-1):
+    return (g - exp(out) * sum(g, axis=axis, keepdims=True),)
+
+
+# ---------------------------------------------------------------- composites (no gradient code)
+def _count(shape: tuple[int, ...], axis) -> int:
+    n = 1
+    for a in _axes(axis, len(shape)):
+        n *= shape[a]
+    return n
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over `axis`: sum / count (a Python int, so float32 stays float32)."""
+    return sum(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis)
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    """Variance over `axis` with numpy's `ddof` (0: population variance, 1: sample variance)."""
+    centered = x - mean(x, axis=axis, keepdims=True)
+    return sum(centered * centered, axis=axis, keepdims=keepdims) / (_count(x.shape, axis) - ddof)
+
+
+def softmax(x, axis=-1):
+    """exp(log_softmax(x)): stable for any input, and its gradient comes for free."""
+    return exp(log_softmax(x, axis=axis))

@@ -1,0 +1,205 @@
+"""Shape and indexing primitives. Each is linear, so each VJP is its adjoint op:
+reshape <-> reshape, transpose <-> transpose, broadcast_to <-> sum_to, getitem <-> scatter_add,
+pad <-> slicing, concatenate <-> slicing. Composites (expand_dims, squeeze, flatten, stack,
+swapaxes) are reshapes and transposes with no gradient code of their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..engine import primitive
+
+
+@primitive
+def reshape(x, *, shape):
+    """Same elements, new shape (numpy order).
+
+    y = x.reshape(shape);  dx = g.reshape(x.shape)
+    """
+    return x.reshape(shape)
+
+
+@reshape.defvjp
+def _reshape_vjp(g, out, x, *, shape):
+    return (reshape(g, shape=x.shape),)
+
+
+@primitive
+def transpose(x, *, axes=None):
+    """Permute axes (reverse them by default).
+
+    y = x.transpose(axes);  dx = g.transpose(argsort(axes))
+    """
+    return x.transpose(axes)
+
+
+@transpose.defvjp
+def _transpose_vjp(g, out, x, *, axes=None):
+    if axes is None:
+        return (transpose(g),)
+    return (transpose(g, axes=tuple(np.argsort([a % x.ndim for a in axes]))),)
+
+
+@primitive
+def broadcast_to(x, *, shape):
+    """Repeat x along broadcast axes.
+
+    y = broadcast_to(x, shape);  dx = sum_to(g, x.shape)
+    """
+    # A writable copy rather than np.broadcast_to's view: several times faster on the small
+    # arrays that dominate backward passes, and safe to hand to code that writes in place.
+    out = np.empty(shape, dtype=x.dtype)
+    out[...] = x
+    return out
+
+
+@broadcast_to.defvjp
+def _broadcast_to_vjp(g, out, x, *, shape):
+    return (sum_to(g, shape=x.shape),)
+
+
+@primitive
+def sum_to(x, *, shape):
+    """Sum x down to `shape` over the axes broadcasting added: how every gradient gets
+    back to its input's shape.
+
+    y = sum_to(x, shape);  dx = broadcast_to(g, x.shape)
+    """
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    return x.sum(axis=axes).reshape(shape) if axes else x.reshape(shape)
+
+
+@sum_to.defvjp
+def _sum_to_vjp(g, out, x, *, shape):
+    return (broadcast_to(g, shape=x.shape),)
+
+
+@primitive
+def getitem(x, *, index):
+    """Basic or advanced numpy indexing.
+
+    y = x[index];  dx = scatter_add(g, x.shape, index)
+    """
+    return x[index]
+
+
+@getitem.defvjp
+def _getitem_vjp(g, out, x, *, index):
+    return (scatter_add(g, shape=x.shape, index=index),)
+
+
+def _is_basic(index) -> bool:
+    """Basic indices (ints, slices, None, ...) never repeat an element, so `=` suffices."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, int | np.integer | slice | type(None) | type(Ellipsis)) for i in parts)
+
+
+@primitive
+def scatter_add(x, *, shape, index):
+    """Zeros of `shape` with x added at `index`; repeated indices add up (np.add.at).
+
+    y = zeros(shape); y[index] += x;  dx = g[index]
+    """
+    out = np.zeros(shape, dtype=x.dtype)
+    if _is_basic(index):
+        out[index] = x
+    else:
+        np.add.at(out, index, x)
+    return out
+
+
+@scatter_add.defvjp
+def _scatter_add_vjp(g, out, x, *, shape, index):
+    return (getitem(g, index=index),)
+
+
+@primitive
+def concatenate(*xs, axis=0):
+    """Join along an existing axis.
+
+    y = concatenate(xs, axis);  dxs = the matching slices of g
+    """
+    return np.concatenate(xs, axis=axis)
+
+
+@concatenate.defvjp
+def _concatenate_vjp(g, out, *xs, axis=0):
+    axis %= g.ndim
+    bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
+    lead = (slice(None),) * axis
+    return tuple(getitem(g, index=(*lead, slice(a, b))) for a, b in itertools.pairwise(bounds))
+
+
+def _pad_pairs(pad_width, ndim: int) -> list[tuple[int, int]]:
+    return [tuple(p) for p in np.broadcast_to(np.asarray(pad_width, dtype=int), (ndim, 2))]
+
+
+@primitive
+def pad(x, *, pad_width, value=0.0):
+    """Constant padding, numpy's pad_width forms (int, (before, after), or one pair per axis).
+
+    y = pad(x, pad_width, value);  dx = g[inner slice]
+    """
+    return np.pad(x, pad_width, constant_values=value)
+
+
+@pad.defvjp
+def _pad_vjp(g, out, x, *, pad_width, value=0.0):
+    pairs = _pad_pairs(pad_width, x.ndim)
+    return (getitem(g, index=tuple(slice(a, n + a) for (a, _), n in zip(pairs, x.shape))),)
+
+
+# ---------------------------------------------------------------- composites (no gradient code)
+def _norm_axes(axis, ndim: int) -> tuple[int, ...]:
+    axes = axis if isinstance(axis, tuple | list) else (axis,)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise IndexError(f"axis {a} is out of bounds for a result of {ndim} dimensions")
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def expand_dims(x, axis):
+    """Insert size-1 axes at `axis` (positions in the result), as numpy does."""
+    axes = _norm_axes(axis, x.ndim + (len(axis) if isinstance(axis, tuple | list) else 1))
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return reshape(x, shape=tuple(shape))
+
+
+def squeeze(x, axis=None):
+    """Drop size-1 axes (all of them by default)."""
+    if axis is None:
+        return reshape(x, shape=tuple(n for n in x.shape if n != 1))
+    axes = _norm_axes(axis, x.ndim)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge axes start_dim..end_dim into one (torch's flatten; the default gives 1-D)."""
+    if x.ndim == 0:
+        return reshape(x, shape=(1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    merged = int(np.prod(x.shape[start : end + 1]))
+    return reshape(x, shape=(*x.shape[:start], merged, *x.shape[end + 1 :]))
+
+
+def stack(xs, axis=0):
+    """Join along a new axis."""
+    return concatenate(*(expand_dims(x, axis) for x in xs), axis=axis)
+
+
+def swapaxes(x, a: int, b: int):
+    """Exchange two axes."""
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, axes=tuple(axes))

@@ -1,0 +1,74 @@
+"""Sliding windows: the one primitive convolution and pooling are built from.
+
+`unfold` exposes every window of the last d axes as extra axes of a strided view (no copy);
+`fold` is its adjoint, adding each window back where it came from. Both loop over the
+kernel's positions only (e.g. 9 for 3x3), never over output positions or the batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..engine import primitive
+
+
+def _output_size(spatial, kernel_size, stride, dilation) -> tuple[int, ...]:
+    return tuple(
+        (n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel_size, stride, dilation)
+    )
+
+
+@primitive
+def unfold(x, *, kernel_size, stride, dilation):
+    """All windows of the last len(kernel_size) axes: (..., *spatial) -> (..., *out, *kernel).
+
+    y[..., o, k] = x[..., o*stride + k*dilation];  dx = fold(g)
+    """
+    d = len(kernel_size)
+    spatial = x.shape[-d:]
+    out = _output_size(spatial, kernel_size, stride, dilation)
+    if any(n <= 0 for n in out):
+        span = tuple(dil * (k - 1) + 1 for k, dil in zip(kernel_size, dilation))
+        raise ValueError(
+            f"kernel_size {tuple(kernel_size)} with dilation {tuple(dilation)} spans {span}, "
+            f"larger than the input's spatial shape {spatial}"
+        )
+    steps = x.strides[-d:]
+    return np.lib.stride_tricks.as_strided(
+        x,
+        shape=x.shape[:-d] + out + tuple(kernel_size),
+        strides=x.strides[:-d]
+        + tuple(st * s for st, s in zip(steps, stride))
+        + tuple(st * dil for st, dil in zip(steps, dilation)),
+        writeable=False,  # windows overlap: writing through the view would corrupt x
+    )
+
+
+@unfold.defvjp
+def _unfold_vjp(g, out, x, *, kernel_size, stride, dilation):
+    return (fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, dilation=dilation),)
+
+
+@primitive
+def fold(x, *, shape, kernel_size, stride, dilation):
+    """Adjoint of unfold: add every window back into an array of `shape`; overlaps add up.
+
+    y = fold(x);  dx = unfold(g)
+    """
+    d = len(kernel_size)
+    out_size = x.shape[-2 * d : -d]
+    result = np.zeros(shape, dtype=x.dtype)
+    for k in itertools.product(*(range(n) for n in kernel_size)):
+        window = tuple(
+            slice(ki * dil, ki * dil + s * (o - 1) + 1, s)
+            for ki, dil, s, o in zip(k, dilation, stride, out_size)
+        )
+        result[(Ellipsis, *window)] += x[(Ellipsis, *k)]
+    return result
+
+
+@fold.defvjp
+def _fold_vjp(g, out, x, *, shape, kernel_size, stride, dilation):
+    return (unfold(g, kernel_size=kernel_size, stride=stride, dilation=dilation),)

@@ -1,0 +1,378 @@
+"""Tensor: an ndarray that remembers which operation made it, so gradients can flow back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+ArrayLike = Any  # anything np.asarray accepts: scalars, nested lists, ndarrays, Tensors
+Axis = int | tuple[int, ...] | None
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    `data` is the numpy array; `grad` is filled by `backward()` for leaves that require grad
+    (an ndarray, or a Tensor with its own graph after `backward(create_graph=True)`).
+    Operators and methods follow numpy semantics (broadcasting, `axis=`, `keepdims=`).
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "name", "_node", "_hooks", "_retains_grad")
+    # numpy must hand `ndarray + Tensor` to our reflected operators instead of looping over us.
+    __array_ufunc__ = None
+    # `==` is elementwise, so identity hashing has to be restored by hand (graph walks key on it).
+    __hash__ = object.__hash__
+
+    def __init__(
+        self,
+        data: ArrayLike,
+        requires_grad: bool = False,
+        dtype: np.dtype | type | str | None = None,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        array = np.array(data, dtype=dtype)
+        if requires_grad and array.dtype.kind not in "fc":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require gradients, got dtype "
+                f"{array.dtype}; pass floats or dtype=np.float64"
+            )
+        self.data = array
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.name = name
+        self._node = None
+        self._hooks = None
+        self._retains_grad = False
+
+    # ----------------------------------------------------------------- attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> Tensor:
+        return ops.transpose(self)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op on the tape."""
+        return self._node is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the op that made this tensor (`None` for leaves)."""
+        return None if self._node is None else self._node.op.name
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float | int | bool:
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != np.float64 and self.data.dtype.kind == "f":
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"op={self._node.op.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name is not None:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ----------------------------------------------------------------- autograd
+    def backward(
+        self,
+        grad: ArrayLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (reverse-mode, one pass).
+
+        `grad` is the upstream gradient (default 1 for a one-element tensor).
+        The graph is freed afterwards unless `retain_graph`; `create_graph` records the backward
+        pass itself so the gradients can be differentiated again.
+        """
+        engine.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no copy)."""
+        return _make(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._node is not None and not requires_grad:
+            raise RuntimeError(
+                f"requires_grad_: this tensor was made by {self.op} and is part of a graph; "
+                "use .detach() to get a tensor that does not require grad"
+            )
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, "
+                f"got dtype {self.data.dtype}"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        self._retains_grad = True
+
+    def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
+        """Call `hook(grad)` when the gradient is complete; a non-None result replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that does not require grad"
+            )
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index=_raw_index(index))
+
+    # Comparisons give boolean tensors with no gradient, like torch.
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data < _raw(other))
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data <= _raw(other))
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data > _raw(other))
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return _make(self.data >= _raw(other))
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _make(self.data == _raw(other))
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _make(self.data != _raw(other))
+
+    # ----------------------------------------------------------------- elementwise
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return ops.leaky_relu(self, negative_slope=negative_slope)
+
+    def softplus(self) -> Tensor:
+        return ops.softplus(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return ops.clip(self, min=min, max=max)
+
+    def astype(self, dtype: np.dtype | type | str) -> Tensor:
+        return ops.astype(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis=axis, keepdims=keepdims)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.logsumexp(self, axis=axis, keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.log_softmax(self, axis=axis)
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        return ops.reshape(self, shape=_shape_arg(shape))
+
+    def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
+        return ops.transpose(self, axes=_shape_arg(axes) or None)
+
+    def permute(self, *dims: int | tuple[int, ...]) -> Tensor:
+        return ops.transpose(self, axes=_shape_arg(dims))
+
+    def broadcast_to(self, *shape: int | tuple[int, ...]) -> Tensor:
+        return ops.broadcast_to(self, shape=_shape_arg(shape))
+
+    def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor:
+        return ops.expand_dims(self, axis)
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return ops.flatten(self, start_dim, end_dim)
+
+
+class RemovableHandle:
+    """Returned by `register_hook`; `handle.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+_new = object.__new__
+
+
+def _make(data: np.ndarray, node: Any = None) -> Tensor:
+    """Wrap an ndarray without copying or checks: the constructor ops use on the hot path."""
+    t = _new(Tensor)
+    t.data = data
+    t.requires_grad = node is not None
+    t.grad = None
+    t.name = None
+    t._node = node
+    t._hooks = None
+    t._retains_grad = False
+    return t
+
+
+def _raw(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _raw_index(index: Any) -> Any:
+    """Indices may hold Tensors (e.g. integer labels); numpy needs their arrays."""
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    return _raw(index)
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    """Accept both `t.reshape(2, 3)` and `t.reshape((2, 3))`, as numpy and torch do."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+# The ops are built on Tensor, so they can only be imported once the class exists.
+from . import engine, ops  # noqa: E402
