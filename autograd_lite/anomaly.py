@@ -53,14 +53,13 @@ class detect_anomaly(contextlib.ContextDecorator):
             f"({where})"
         )
 
-    def on_backward(self, t: Tensor, input_grads: tuple) -> None:
-        for i, g in enumerate(input_grads):
-            if g is not None and not _finite(g.data if isinstance(g, Tensor) else g):
-                node = t._node
-                raise FloatingPointError(
-                    f"{node.op.name}: backward produced {_kinds(g)} in the gradient of input "
-                    f"#{i} (op created at {self._created_at.get(node, 'an unknown line')})"
-                )
+    def on_backward(self, t: Tensor, i: int, g) -> None:
+        if not _finite(g.data if isinstance(g, Tensor) else g):
+            node = t._node
+            raise FloatingPointError(
+                f"{node.op.name}: backward produced {_kinds(g)} in the gradient of input #{i} "
+                f"(op created at {self._created_at.get(node, 'an unknown line')})"
+            )
 
 
 def _kinds(value) -> str:

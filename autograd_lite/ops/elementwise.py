@@ -21,9 +21,7 @@ def add(x, y):
     return x + y
 
 
-@add.defvjp
-def _add_vjp(g, out, x, y):
-    return g, g
+add.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: g)
 
 
 @primitive
@@ -35,9 +33,7 @@ def sub(x, y):
     return x - y
 
 
-@sub.defvjp
-def _sub_vjp(g, out, x, y):
-    return g, -g
+sub.defvjp(lambda g, out, x, y: g, lambda g, out, x, y: -g)
 
 
 @primitive
@@ -49,9 +45,7 @@ def mul(x, y):
     return x * y
 
 
-@mul.defvjp
-def _mul_vjp(g, out, x, y):
-    return g * y, g * x
+mul.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
 
 
 @primitive
@@ -63,10 +57,7 @@ def div(x, y):
     return x / y
 
 
-@div.defvjp
-def _div_vjp(g, out, x, y):
-    gx = g / y
-    return gx, -gx * out
+div.defvjp(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y)
 
 
 @primitive
@@ -80,7 +71,7 @@ def neg(x):
 
 @neg.defvjp
 def _neg_vjp(g, out, x):
-    return (-g,)
+    return -g
 
 
 @primitive
@@ -92,13 +83,16 @@ def pow(x, y):
     return x**y
 
 
-@pow.defvjp
-def _pow_vjp(g, out, x, y):
-    gx = g * y * x ** (y - 1)
-    if np.isscalar(y):  # a constant exponent: no gradient wanted, and log(x) may not exist
-        return gx, None
+def _pow_vjp_base(g, out, x, y):
+    return g * y * (x if np.isscalar(y) and y == 2 else x ** (y - 1))  # x**1 costs; skip it
+
+
+def _pow_vjp_exponent(g, out, x, y):
     # As in torch, 0**y has zero gradient in y rather than 0*log(0) = nan.
-    return gx, where(x == 0, 0.0, g * out * log(where(x == 0, 1.0, x)))
+    return where(x == 0, 0.0, g * out * log(where(x == 0, 1.0, x)))
+
+
+pow.defvjp(_pow_vjp_base, _pow_vjp_exponent)
 
 
 @primitive
@@ -112,7 +106,7 @@ def exp(x):
 
 @exp.defvjp
 def _exp_vjp(g, out, x):
-    return (g * out,)
+    return g * out
 
 
 @primitive
@@ -126,7 +120,7 @@ def log(x):
 
 @log.defvjp
 def _log_vjp(g, out, x):
-    return (g / x,)
+    return g / x
 
 
 @primitive
@@ -140,7 +134,7 @@ def sqrt(x):
 
 @sqrt.defvjp
 def _sqrt_vjp(g, out, x):
-    return (g / (2 * out),)
+    return g / (2 * out)
 
 
 @primitive
@@ -154,7 +148,7 @@ def sign(x):
 
 @sign.defvjp
 def _sign_vjp(g, out, x):
-    return (None,)
+    return None
 
 
 @primitive
@@ -168,7 +162,7 @@ def abs(x):
 
 @abs.defvjp
 def _abs_vjp(g, out, x):
-    return (g * sign(x),)
+    return g * sign(x)
 
 
 @primitive
@@ -182,7 +176,7 @@ def sin(x):
 
 @sin.defvjp
 def _sin_vjp(g, out, x):
-    return (g * cos(x),)
+    return g * cos(x)
 
 
 @primitive
@@ -196,7 +190,7 @@ def cos(x):
 
 @cos.defvjp
 def _cos_vjp(g, out, x):
-    return (-g * sin(x),)
+    return -g * sin(x)
 
 
 @primitive
@@ -210,7 +204,7 @@ def tanh(x):
 
 @tanh.defvjp
 def _tanh_vjp(g, out, x):
-    return (g * (1 - out * out),)
+    return g * (1 - out * out)
 
 
 @primitive
@@ -226,7 +220,7 @@ def sigmoid(x):
 
 @sigmoid.defvjp
 def _sigmoid_vjp(g, out, x):
-    return (g * out * (1 - out),)
+    return g * out * (1 - out)
 
 
 @primitive
@@ -240,7 +234,7 @@ def relu(x):
 
 @relu.defvjp
 def _relu_vjp(g, out, x):
-    return (where(x > 0, g, 0.0),)
+    return where(x > 0, g, 0.0)
 
 
 @primitive
@@ -254,7 +248,7 @@ def leaky_relu(x, *, negative_slope=0.01):
 
 @leaky_relu.defvjp
 def _leaky_relu_vjp(g, out, x, *, negative_slope=0.01):
-    return (where(x > 0, g, g * negative_slope),)
+    return where(x > 0, g, g * negative_slope)
 
 
 @primitive
@@ -268,7 +262,7 @@ def softplus(x):
 
 @softplus.defvjp
 def _softplus_vjp(g, out, x):
-    return (g * sigmoid(x),)
+    return g * sigmoid(x)
 
 
 @primitive
@@ -280,10 +274,10 @@ def maximum(x, y):
     return np.maximum(x, y)
 
 
-@maximum.defvjp
-def _maximum_vjp(g, out, x, y):
-    gx = where(x > y, g, where(x == y, 0.5 * g, 0.0))
-    return gx, g - gx
+maximum.defvjp(
+    lambda g, out, x, y: where(x > y, g, where(x == y, 0.5 * g, 0.0)),
+    lambda g, out, x, y: where(y > x, g, where(x == y, 0.5 * g, 0.0)),
+)
 
 
 @primitive
@@ -295,10 +289,10 @@ def minimum(x, y):
     return np.minimum(x, y)
 
 
-@minimum.defvjp
-def _minimum_vjp(g, out, x, y):
-    gx = where(x < y, g, where(x == y, 0.5 * g, 0.0))
-    return gx, g - gx
+minimum.defvjp(
+    lambda g, out, x, y: where(x < y, g, where(x == y, 0.5 * g, 0.0)),
+    lambda g, out, x, y: where(y < x, g, where(x == y, 0.5 * g, 0.0)),
+)
 
 
 @primitive
@@ -310,9 +304,11 @@ def where(condition, x, y):
     return np.where(condition, x, y)
 
 
-@where.defvjp
-def _where_vjp(g, out, condition, x, y):
-    return None, where(condition, g, 0.0), where(condition, 0.0, g)
+where.defvjp(
+    lambda g, out, c, x, y: None,
+    lambda g, out, c, x, y: where(c, g, 0.0),
+    lambda g, out, c, x, y: where(c, 0.0, g),
+)
 
 
 @primitive
@@ -327,7 +323,7 @@ def clip(x, *, min=None, max=None):
 @clip.defvjp
 def _clip_vjp(g, out, x, *, min=None, max=None):
     # Where the output equals the input, the input was inside the bounds.
-    return (where(out == x, g, 0.0),)
+    return where(out == x, g, 0.0)
 
 
 @primitive
@@ -341,4 +337,4 @@ def astype(x, *, dtype):
 
 @astype.defvjp
 def _astype_vjp(g, out, x, *, dtype):
-    return (astype(g, dtype=x.dtype),)
+    return astype(g, dtype=x.dtype)

@@ -23,13 +23,32 @@ def matmul(x, y):
         raise
 
 
-@matmul.defvjp
-def _matmul_vjp(g, out, x, y):
-    if x.ndim == 1 and y.ndim == 1:
-        return g * y, g * x
-    # A 1-D operand acts as a matrix with a size-1 axis; the engine sums that axis away again.
+def _as_matrices(g, x, y):
+    """A 1-D operand acts as a matrix with a size-1 axis (the engine sums it away again)."""
     if x.ndim == 1:
         x, g = expand_dims(x, 0), expand_dims(g, -2)
     if y.ndim == 1:
         y, g = expand_dims(y, -1), expand_dims(g, -1)
-    return g @ swapaxes(y, -1, -2), swapaxes(x, -1, -2) @ g
+    return g, x, y
+
+
+def _matmul_vjp_x(g, out, x, y):
+    if x.ndim == 1 and y.ndim == 1:
+        return g * y
+    g, x, y = _as_matrices(g, x, y)
+    return g @ _mT(y)
+
+
+def _matmul_vjp_y(g, out, x, y):
+    if x.ndim == 1 and y.ndim == 1:
+        return g * x
+    g, x, y = _as_matrices(g, x, y)
+    return _mT(x) @ g
+
+
+matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
+
+
+def _mT(a):
+    """Transpose of the last two axes (`.T` for the common 2-D case, which is cheaper)."""
+    return a.T if a.ndim == 2 else swapaxes(a, -1, -2)

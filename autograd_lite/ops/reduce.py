@@ -38,14 +38,14 @@ def sum(x, *, axis=None, keepdims=False):
 
 @sum.defvjp
 def _sum_vjp(g, out, x, *, axis=None, keepdims=False):
-    return (broadcast_to(_keep(g, x.shape, axis, keepdims), shape=x.shape),)
+    return broadcast_to(_keep(g, x.shape, axis, keepdims), shape=x.shape)
 
 
 def _extremum_vjp(g, out, x, axis, keepdims):
     # Ties share the gradient equally (torch's amax/amin rule), so the VJP stays symmetric.
     out = _keep(out, x.shape, axis, keepdims)
     hit = (x == out).astype(x.dtype)
-    return (hit * (_keep(g, x.shape, axis, keepdims) / hit.sum(axis=axis, keepdims=True)),)
+    return hit * (_keep(g, x.shape, axis, keepdims) / hit.sum(axis=axis, keepdims=True))
 
 
 @primitive
@@ -91,7 +91,7 @@ def logsumexp(x, *, axis=None, keepdims=False):
 
 @logsumexp.defvjp
 def _logsumexp_vjp(g, out, x, *, axis=None, keepdims=False):
-    return (_keep(g, x.shape, axis, keepdims) * exp(x - _keep(out, x.shape, axis, keepdims)),)
+    return _keep(g, x.shape, axis, keepdims) * exp(x - _keep(out, x.shape, axis, keepdims))
 
 
 @primitive
@@ -105,7 +105,7 @@ def log_softmax(x, *, axis=-1):
 
 @log_softmax.defvjp
 def _log_softmax_vjp(g, out, x, *, axis=-1):
-    return (g - exp(out) * sum(g, axis=axis, keepdims=True),)
+    return g - exp(out) * sum(g, axis=axis, keepdims=True)
 
 
 # ---------------------------------------------------------------- composites (no gradient code)

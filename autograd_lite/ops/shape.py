@@ -6,8 +6,6 @@ swapaxes) are reshapes and transposes with no gradient code of their own.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from ..engine import primitive
@@ -24,7 +22,7 @@ def reshape(x, *, shape):
 
 @reshape.defvjp
 def _reshape_vjp(g, out, x, *, shape):
-    return (reshape(g, shape=x.shape),)
+    return reshape(g, shape=x.shape)
 
 
 @primitive
@@ -39,8 +37,8 @@ def transpose(x, *, axes=None):
 @transpose.defvjp
 def _transpose_vjp(g, out, x, *, axes=None):
     if axes is None:
-        return (transpose(g),)
-    return (transpose(g, axes=tuple(np.argsort([a % x.ndim for a in axes]))),)
+        return transpose(g)
+    return transpose(g, axes=tuple(np.argsort([a % x.ndim for a in axes])))
 
 
 @primitive
@@ -58,7 +56,7 @@ def broadcast_to(x, *, shape):
 
 @broadcast_to.defvjp
 def _broadcast_to_vjp(g, out, x, *, shape):
-    return (sum_to(g, shape=x.shape),)
+    return sum_to(g, shape=x.shape)
 
 
 @primitive
@@ -77,7 +75,7 @@ def sum_to(x, *, shape):
 
 @sum_to.defvjp
 def _sum_to_vjp(g, out, x, *, shape):
-    return (broadcast_to(g, shape=x.shape),)
+    return broadcast_to(g, shape=x.shape)
 
 
 @primitive
@@ -91,7 +89,7 @@ def getitem(x, *, index):
 
 @getitem.defvjp
 def _getitem_vjp(g, out, x, *, index):
-    return (scatter_add(g, shape=x.shape, index=index),)
+    return scatter_add(g, shape=x.shape, index=index)
 
 
 def _is_basic(index) -> bool:
@@ -116,7 +114,7 @@ def scatter_add(x, *, shape, index):
 
 @scatter_add.defvjp
 def _scatter_add_vjp(g, out, x, *, shape, index):
-    return (getitem(g, index=index),)
+    return getitem(g, index=index)
 
 
 @primitive
@@ -129,11 +127,10 @@ def concatenate(*xs, axis=0):
 
 
 @concatenate.defvjp
-def _concatenate_vjp(g, out, *xs, axis=0):
+def _concatenate_vjp(i, g, out, *xs, axis=0):
     axis %= g.ndim
-    bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
-    lead = (slice(None),) * axis
-    return tuple(getitem(g, index=(*lead, slice(a, b))) for a, b in itertools.pairwise(bounds))
+    start = sum(x.shape[axis] for x in xs[:i])
+    return getitem(g, index=(*(slice(None),) * axis, slice(start, start + xs[i].shape[axis])))
 
 
 def _pad_pairs(pad_width, ndim: int) -> list[tuple[int, int]]:
@@ -152,7 +149,7 @@ def pad(x, *, pad_width, value=0.0):
 @pad.defvjp
 def _pad_vjp(g, out, x, *, pad_width, value=0.0):
     pairs = _pad_pairs(pad_width, x.ndim)
-    return (getitem(g, index=tuple(slice(a, n + a) for (a, _), n in zip(pairs, x.shape))),)
+    return getitem(g, index=tuple(slice(a, n + a) for (a, _), n in zip(pairs, x.shape)))
 
 
 # ---------------------------------------------------------------- composites (no gradient code)

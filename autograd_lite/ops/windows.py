@@ -48,7 +48,7 @@ def unfold(x, *, kernel_size, stride, dilation):
 
 @unfold.defvjp
 def _unfold_vjp(g, out, x, *, kernel_size, stride, dilation):
-    return (fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, dilation=dilation),)
+    return fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, dilation=dilation)
 
 
 @primitive
@@ -71,4 +71,4 @@ def fold(x, *, shape, kernel_size, stride, dilation):
 
 @fold.defvjp
 def _fold_vjp(g, out, x, *, shape, kernel_size, stride, dilation):
-    return (unfold(g, kernel_size=kernel_size, stride=stride, dilation=dilation),)
+    return unfold(g, kernel_size=kernel_size, stride=stride, dilation=dilation)
