@@ -158,8 +158,12 @@ def apply(prim: Primitive, args: tuple, params: dict) -> Tensor:
 
 # ---------------------------------------------------------------- grad mode
 class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    enabled: bool
+
+    def __new__(cls, func: Callable | None = None) -> Any:
+        # Both `@no_grad()` and a bare `@no_grad` decorate, as in torch.
+        mode = super().__new__(cls)
+        return mode if func is None else mode(func)
 
     def __enter__(self) -> None:
         global _grad_enabled
@@ -170,14 +174,16 @@ class _GradMode(contextlib.ContextDecorator):
         _grad_enabled = self._previous
 
 
-def no_grad() -> _GradMode:
+class no_grad(_GradMode):
     """Context manager and decorator: ops inside record nothing (inference, optimizer steps)."""
-    return _GradMode(False)
+
+    enabled = False
 
 
-def enable_grad() -> _GradMode:
+class enable_grad(_GradMode):
     """Context manager and decorator: turn recording back on inside a `no_grad` block."""
-    return _GradMode(True)
+
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
