@@ -288,7 +288,6 @@ def _backprop(
     create_graph: bool,
 ) -> dict[Tensor, Any]:
     """Reverse pass shared by `backward` (inputs=None: fill leaf `.grad`) and `gradients`."""
-    global _grad_enabled
     # The reverse pass makes no reference cycles, so the cycle collector has nothing to find;
     # pausing it saves its repeated scans of a large live graph (a third of the time on deep ones).
     collecting = gc.isenabled()
