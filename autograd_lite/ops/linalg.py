@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..engine import primitive
-from .shape import expand_dims, swapaxes
+from .shape import expand_dims, squeeze, swapaxes
 
 
 @primitive
@@ -24,7 +24,7 @@ def matmul(x, y):
 
 
 def _as_matrices(g, x, y):
-    """A 1-D operand acts as a matrix with a size-1 axis (the engine sums it away again)."""
+    """A 1-D operand acts as a matrix with a size-1 axis, added here and squeezed away after."""
     if x.ndim == 1:
         x, g = expand_dims(x, 0), expand_dims(g, -2)
     if y.ndim == 1:
@@ -35,15 +35,17 @@ def _as_matrices(g, x, y):
 def _matmul_vjp_x(g, out, x, y):
     if x.ndim == 1 and y.ndim == 1:
         return g * y
-    g, x, y = _as_matrices(g, x, y)
-    return g @ _mT(y)
+    g, _, ym = _as_matrices(g, x, y)
+    gx = g @ _mT(ym)
+    return squeeze(gx, -2) if x.ndim == 1 else gx
 
 
 def _matmul_vjp_y(g, out, x, y):
     if x.ndim == 1 and y.ndim == 1:
         return g * x
-    g, x, y = _as_matrices(g, x, y)
-    return _mT(x) @ g
+    g, xm, _ = _as_matrices(g, x, y)
+    gy = _mT(xm) @ g
+    return squeeze(gy, -1) if y.ndim == 1 else gy
 
 
 matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
