@@ -1,0 +1,116 @@
+"""Activation functions as modules, so a model can hold them (and MLP can take one by name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autograd_lite import Tensor, ops
+
+from . import functional as F
+from .module import Module
+
+
+class Identity(Module):
+    """y = x: the "no activation" choice, as a module."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + exp(-x));  dy/dx = y (1 - y)"""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    """y = tanh(x);  dy/dx = 1 - y^2"""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.tanh(x)
+
+
+class ReLU(Module):
+    """y = max(x, 0);  dy/dx = [x > 0]"""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    """y = x if x > 0 else negative_slope * x"""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.leaky_relu(x, negative_slope=self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softplus(Module):
+    """y = log(1 + exp(beta x)) / beta, a smooth ReLU;  dy/dx = sigmoid(beta x)"""
+
+    def __init__(self, beta: float = 1.0) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softplus(x, self.beta)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
+
+
+class Softmax(Module):
+    """y = exp(x) / sum(exp(x)) along `dim`."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.softmax(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """y = x - logsumexp(x) along `dim` (stable)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.log_softmax(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+ACTIVATIONS: dict[str | None, type[Module]] = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "softplus": Softplus,
+    "identity": Identity,
+    None: Identity,
+}
+"""The activations `MLP` accepts by name (None means no activation)."""
+
+
+def activation(spec: str | Module | None, who: str = "activation") -> Module:
+    """A module for `spec`: a name from ACTIVATIONS, None (identity), or a Module as given."""
+    if isinstance(spec, Module):
+        return spec
+    if isinstance(spec, str | None) and spec in ACTIVATIONS:
+        return ACTIVATIONS[spec]()
+    names = ", ".join(repr(k) for k in ACTIVATIONS)
+    raise ValueError(f"{who} must be one of {names} or a Module, got {spec!r}")

@@ -1,0 +1,81 @@
+"""RMSprop (torch's formulas, including momentum and the centered variant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, ParamsArg
+
+
+class RMSprop(Optimizer):
+    """Divide the gradient by a running root mean square.
+
+    g = grad + weight_decay * p
+    s = alpha s + (1 - alpha) g^2;   a = alpha a + (1 - alpha) g   (a: centered only)
+    d = sqrt(s - a^2) + eps (centered), else sqrt(s) + eps
+    b = momentum b + g / d;  p = p - lr * b   (momentum > 0),  else p = p - lr * g / d
+    """
+
+    def __init__(
+        self,
+        params: ParamsArg,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+        )
+        super().__init__(params, defaults)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        super()._check(group)
+        if group["eps"] < 0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if group["momentum"] < 0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if not 0 <= group["alpha"] <= 1:
+            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+
+    def _update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        alpha, momentum = group["alpha"], group["momentum"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(param)
+            if momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(param)
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        state["step"] += 1
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * (grad * grad)
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg *= alpha
+            grad_avg += (1 - alpha) * grad
+            denom = np.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            denom = np.sqrt(square_avg)
+        denom += group["eps"]
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += grad / denom
+            param -= group["lr"] * buf
+        else:
+            param -= group["lr"] * (grad / denom)
