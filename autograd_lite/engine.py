@@ -465,8 +465,9 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
         if g.data.dtype != t.data.dtype:
             g = g.astype(t.data.dtype)
     else:
-        # A fresh array: the VJP may have returned a view shared with another leaf's gradient.
-        g = np.array(g, dtype=t.data.dtype)
+        # A fresh C-ordered array: the VJP may have returned a view shared with another leaf's
+        # gradient, or a transposed one (W in x @ W.T) on which in-place updates run ~6x slower.
+        g = np.array(g, dtype=t.data.dtype, order="C")
     t.grad = g if t.grad is None else t.grad + g
 
 

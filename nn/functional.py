@@ -46,15 +46,7 @@ def _linear(x: Array, weight: Tensor, bias: Tensor | None, who: object) -> Tenso
     if not shape or shape[-1] != expected:
         found = "is a scalar" if not shape else f"has {shape[-1]} features in its last axis"
         raise input_error(f"{who}: input of shape {shape} {found}, expected {expected}")
-    # Computed as (W x^T)^T: then W's gradient is g^T x, laid out like W. The literal
-    # x @ W.T gives the transpose of x^T g, a Fortran-ordered gradient on which the
-    # optimizer's update runs ~6x slower (784-256-128-10 MLP step: 1.15 ms vs 0.93 ms).
-    if len(shape) == 1:  # a single example
-        y = ops.matmul(x, ops.transpose(weight))
-    elif len(shape) == 2:
-        y = ops.transpose(ops.matmul(weight, ops.transpose(x)))
-    else:
-        y = ops.swapaxes(ops.matmul(weight, ops.swapaxes(x, -1, -2)), -1, -2)
+    y = ops.matmul(x, ops.transpose(weight))
     return y if bias is None else ops.add(y, bias)
 
 
