@@ -31,8 +31,9 @@ def shape_of(value: object) -> str:
 def op_error(op: str, inputs: tuple, exc: Exception) -> Exception:
     """Rewrite an exception raised inside `op` to name the op, the shapes and the user's line."""
     message = str(exc)
-    if "shape" not in message:
-        message += f"; input shapes {', '.join(shape_of(a) for a in inputs)}"
+    shapes = [shape_of(a) for a in inputs]
+    if not all(s in message for s in shapes):  # numpy's own message may already name them all
+        message += f"; input shapes {', '.join(shapes)}"
     # AxisError is both an IndexError and a ValueError; keep the more specific meaning.
     kind = next(k for k in (IndexError, ValueError, TypeError, Exception) if isinstance(exc, k))
     return kind(f"{op}: {message} ({user_location()})")
