@@ -30,7 +30,7 @@ def shape_of(value: object) -> str:
 
 def op_error(op: str, inputs: tuple, exc: Exception) -> Exception:
     """Rewrite an exception raised inside `op` to name the op, the shapes and the user's line."""
-    message = str(exc)
+    message = str(exc).strip()
     shapes = [shape_of(a) for a in inputs]
     if not all(s in message for s in shapes):  # numpy's own message may already name them all
         message += f"; input shapes {', '.join(shapes)}"

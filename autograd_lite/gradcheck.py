@@ -148,7 +148,8 @@ def _check_projections(f, values, checked, out, eps, atol, rtol, projections, se
 
 
 def _index(flat: int, shape: tuple) -> str:
-    return str(list(np.unravel_index(flat, shape))) if shape else ""
+    # Plain ints: numpy 2 would print its integer scalars as np.int64(1).
+    return str([int(i) for i in np.unravel_index(flat, shape)]) if shape else ""
 
 
 def gradgradcheck(

@@ -84,7 +84,14 @@ def pow(x, y):
 
 
 def _pow_vjp_base(g, out, x, y):
-    return g * y * (x if np.isscalar(y) and y == 2 else x ** (y - 1))  # x**1 costs; skip it
+    if np.isscalar(y):
+        if y == 0:  # x**0 is constant: zero, as in torch, not 0 * 0**-1 = nan at x = 0
+            return g * 0
+        return g * y * (x if y == 2 else x ** (y - 1))  # x**1 costs; skip it
+    # At x = 0 with y = 0, give torch's zero rather than 0 * 0**-1 = nan; the inner where keeps
+    # the inf out of the graph, so the second derivative is not 0 * inf = nan either.
+    hole = (x == 0) * (y == 0)
+    return where(hole, 0.0, g * y * where(hole, 1.0, x) ** (y - 1))
 
 
 def _pow_vjp_exponent(g, out, x, y):
