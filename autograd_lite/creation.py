@@ -77,11 +77,19 @@ def full_like(t: ArrayLike, fill_value: float, dtype=None, requires_grad: bool =
     return Tensor(np.full_like(np.asarray(t), fill_value, dtype), requires_grad=requires_grad)
 
 
+def _float_dtype_of(array: np.ndarray) -> np.dtype:
+    """Random samples are real numbers: an integer or boolean template gives float64, not
+    samples truncated to integers."""
+    return array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+
+
 def randn_like(t: ArrayLike, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:
     array = np.asarray(t)
-    return randn(*array.shape, rng=rng, dtype=dtype or array.dtype, requires_grad=requires_grad)
+    dtype = dtype or _float_dtype_of(array)
+    return randn(*array.shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
 
 
 def rand_like(t: ArrayLike, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:
     array = np.asarray(t)
-    return rand(*array.shape, rng=rng, dtype=dtype or array.dtype, requires_grad=requires_grad)
+    dtype = dtype or _float_dtype_of(array)
+    return rand(*array.shape, rng=rng, dtype=dtype, requires_grad=requires_grad)

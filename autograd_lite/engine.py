@@ -357,7 +357,7 @@ def _reverse_pass(
                     for checker in checkers:
                         checker.on_backward(t, i, gx)
                 if gx.shape != x.data.shape:
-                    gx = sum_to(gx, shape=x.data.shape)
+                    gx = _sum_back(gx, x, node, i)
                 previous_gx = grads.get(x)
                 grads[x] = gx if previous_gx is None else previous_gx + gx
             if not retain_graph:
@@ -373,6 +373,18 @@ def _reverse_pass(
     finally:
         _grad_enabled = previous
     return found
+
+
+def _sum_back(gx: Any, x: Tensor, node: Node, i: int) -> Any:
+    """Sum a broadcast gradient back to its input's shape; a shape that broadcasting cannot
+    explain is a bug in the op's VJP, so name it."""
+    try:
+        return sum_to(gx, shape=x.data.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"backward: the VJP of {node.op.name} returned a gradient of shape {tuple(gx.shape)} "
+            f"for input #{i} of shape {x.shape}; it must be that shape or broadcast from it"
+        ) from None
 
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:

@@ -15,12 +15,21 @@ def matmul(x, y):
     try:
         return x @ y
     except ValueError:
-        if x.ndim and y.ndim and x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
+        if not (x.ndim and y.ndim):  # numpy's own text would read "matmul: matmul: ..."
+            raise ValueError(
+                f"both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}; "
+                "scale by a 0-d value with *"
+            ) from None
+        if x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
             inner = y.shape[-2 if y.ndim > 1 else 0]
             raise ValueError(
                 f"shapes {x.shape} and {y.shape} do not align: {x.shape[-1]} != {inner}"
             ) from None
-        raise
+        # The inner sizes agree, so what is left is the batch axes (all but the last two).
+        raise ValueError(
+            f"shapes {x.shape} and {y.shape}: batch shapes {x.shape[:-2]} and {y.shape[:-2]} "
+            "do not broadcast"
+        ) from None
 
 
 def _as_matrices(g, x, y):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import primitive
+from ..errors import shape_of, user_location
 
 
 @primitive
@@ -153,19 +154,26 @@ def _pad_vjp(g, out, x, *, pad_width, value=0.0):
 
 
 # ---------------------------------------------------------------- composites (no gradient code)
-def _norm_axes(axis, ndim: int) -> tuple[int, ...]:
+def _norm_axes(op: str, axis, ndim: int, x) -> tuple[int, ...]:
+    """`axis` (one or several) as sorted non-negative axes of an `ndim`-dimensional array.
+
+    Composites reach no `apply`, so they name the op and the user's line themselves.
+    """
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     for a in axes:
         if not -ndim <= a < ndim:
-            raise IndexError(f"axis {a} is out of bounds for a result of {ndim} dimensions")
+            raise IndexError(
+                f"{op}: axis {a} is out of bounds for {ndim} dimensions; input shape "
+                f"{shape_of(x)} ({user_location()})"
+            )
     return tuple(sorted(a % ndim for a in axes))
 
 
 def expand_dims(x, axis):
     """Insert size-1 axes at `axis` (positions in the result), as numpy does."""
-    axes = _norm_axes(axis, x.ndim + (len(axis) if isinstance(axis, tuple | list) else 1))
+    n_new = len(axis) if isinstance(axis, tuple | list) else 1
     shape = list(x.shape)
-    for a in axes:
+    for a in _norm_axes("expand_dims", axis, x.ndim + n_new, x):
         shape.insert(a, 1)
     return reshape(x, shape=tuple(shape))
 
@@ -174,10 +182,13 @@ def squeeze(x, axis=None):
     """Drop size-1 axes (all of them by default)."""
     if axis is None:
         return reshape(x, shape=tuple(n for n in x.shape if n != 1))
-    axes = _norm_axes(axis, x.ndim)
+    axes = _norm_axes("squeeze", axis, x.ndim, x)
     for a in axes:
         if x.shape[a] != 1:
-            raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+            raise ValueError(
+                f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape}) "
+                f"({user_location()})"
+            )
     return reshape(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
@@ -185,7 +196,12 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes start_dim..end_dim into one (torch's flatten; the default gives 1-D)."""
     if x.ndim == 0:
         return reshape(x, shape=(1,))
-    start, end = start_dim % x.ndim, end_dim % x.ndim
+    start, end = (_norm_axes("flatten", axis, x.ndim, x)[0] for axis in (start_dim, end_dim))
+    if start > end:
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape} "
+            f"({user_location()})"
+        )
     merged = int(np.prod(x.shape[start : end + 1]))
     return reshape(x, shape=(*x.shape[:start], merged, *x.shape[end + 1 :]))
 
@@ -197,6 +213,7 @@ def stack(xs, axis=0):
 
 def swapaxes(x, a: int, b: int):
     """Exchange two axes."""
+    a, b = (_norm_axes("swapaxes", axis, x.ndim, x)[0] for axis in (a, b))
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, axes=tuple(axes))
