@@ -1,0 +1,271 @@
+"""The recorded graph behind a tensor, as viz sees it: the ops in tape order, the leaves, a name
+for every tensor, and the gradient flowing along every edge.
+
+The engine's `backward()` frees each node once it is used and keeps only the leaves' gradients;
+`flow` re-runs the same reverse pass over a retained graph (`loss.backward(retain_graph=True)`)
+and keeps every intermediate gradient, edge by edge.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..engine import no_grad
+from ..ops import sum_to
+from ..tensor import Tensor
+
+Params = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
+
+
+@dataclass
+class Graph:
+    """Everything reachable from `root`, found by an explicit stack (no recursion)."""
+
+    root: Tensor
+    ops: list[Tensor]  # tensors made by ops, in tape order: every input comes before its users
+    leaves: list[Tensor]  # tensors the graph starts from, in order of first use
+    freed: bool  # some op's inputs were released by an earlier backward()
+
+    def inputs(self, t: Tensor) -> tuple:
+        """The inputs of the op that made `t`, as passed (Tensors and constants)."""
+        return t._node.inputs or ()
+
+
+def walk(root: Tensor) -> Graph:
+    """Collect the graph behind `root`; a node whose inputs backward() freed ends the walk."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"viz: expected a Tensor, got {type(root).__name__}")
+    seen = {root}
+    stack = [root]
+    ops = []
+    freed = False
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None:
+            continue
+        ops.append(t)
+        if node.inputs is None:
+            freed = True
+            continue
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x not in seen:
+                seen.add(x)
+                stack.append(x)
+    ops.sort(key=_seq)
+    leaves = [root] if root._node is None else []
+    used = set()
+    for t in ops:
+        for x in t._node.inputs or ():
+            if isinstance(x, Tensor) and x._node is None and x not in used:
+                used.add(x)
+                leaves.append(x)
+    return Graph(root, ops, leaves, freed)
+
+
+def _seq(t: Tensor) -> int:
+    return t._node.seq
+
+
+def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tensor, str]:
+    """A display name for every tensor: its parameter name (matched by identity), else its
+    `Tensor.name`, else `leaf0, leaf1, ...` for leaves and `#seq` (its tape position) for the
+    rest, as `print(tape)` writes them."""
+    by_id = {id(p): name for name, p in (params or {}).items()}
+    found = {}
+    unnamed = 0
+    for t in graph.leaves:
+        name = by_id.get(id(t)) or t.name
+        if name is None:
+            name, unnamed = f"leaf{unnamed}", unnamed + 1
+        found[t] = name
+    for t in graph.ops:
+        found[t] = by_id.get(id(t)) or t.name or f"#{t._node.seq}"
+    return found
+
+
+def param_dict(params: Params | None) -> dict[str, Tensor]:
+    """`params` as a dict, read once (it may be a generator such as `model.named_parameters()`)."""
+    return {} if params is None else dict(params)
+
+
+def module_of(graph: Graph, params: Mapping[str, Tensor]) -> dict[Tensor, str]:
+    """The module (dotted prefix of a parameter name, 'layers.0' for 'layers.0.weight') each
+    tensor belongs to: a parameter to its own; an op to the module whose parameters it takes,
+    directly or through ops on those parameters alone (W.T). Activations and losses take no
+    parameters, so they stay between the modules, and a network reads as its layers."""
+    owner = {}
+    only = {}  # tensors computed from one module's parameters alone (W, W.T, b.reshape(...))
+    for name, p in (params or {}).items():
+        owner[p] = only[p] = name.rpartition(".")[0]
+    for t in graph.ops:
+        found = {only.get(x) for x in graph.inputs(t) if isinstance(x, Tensor)}
+        if len(found) == 1 and None not in found:
+            owner[t] = only[t] = found.pop()
+            continue
+        found.discard(None)
+        if len(found) == 1:
+            owner[t] = found.pop()
+    return owner
+
+
+# ---------------------------------------------------------------- gradients
+@dataclass
+class Flow:
+    """d(root)/d(t) for every tensor the gradient reaches (`grads`), and the part of it that
+    each edge carries (`edges[(t, i)]`: what the op that made `t` sends to its input i)."""
+
+    grads: dict[Tensor, np.ndarray]
+    edges: dict[tuple[Tensor, int], np.ndarray]
+
+
+def send(t: Tensor, i: int, g: np.ndarray) -> np.ndarray | None:
+    """The gradient the op that made `t` sends to its input i, given `t`'s gradient `g`: the
+    engine's arithmetic (that input's VJP rule, summed back to the input's shape). Call it
+    under `no_grad()`."""
+    node = t._node
+    rules = node.op.vjps
+    if rules is None:
+        raise NotImplementedError(
+            f"viz: {node.op.name} has no VJP; register one with {node.op.name}.defvjp(...)"
+        )
+    x = node.inputs[i]
+    arrays = [a.data if isinstance(a, Tensor) else a for a in node.inputs]
+    gx = rules[i](g, t.data, *arrays, **node.params)
+    if gx is None:
+        return None
+    gx = np.asarray(gx)
+    return gx if gx.shape == x.shape else sum_to(gx, shape=x.shape)
+
+
+def flow(graph: Graph) -> Flow:
+    """Run the reverse pass from `graph.root` (seeded with ones, as backward() seeds a scalar
+    loss) over the retained graph, keeping every gradient. Tensor hooks are not run."""
+    root = graph.root
+    grads = {root: np.ones(root.shape, root.dtype)}
+    edges = {}
+    with no_grad():
+        for t in reversed(graph.ops):
+            g = grads.get(t)
+            if g is None:
+                continue
+            for i, x in enumerate(graph.inputs(t)):
+                if not (isinstance(x, Tensor) and x.requires_grad):
+                    continue
+                gx = send(t, i, g)
+                if gx is None:
+                    continue
+                edges[t, i] = gx
+                previous = grads.get(x)
+                grads[x] = gx if previous is None else previous + gx
+    return Flow(grads, edges)
+
+
+# ---------------------------------------------------------------- text
+def values(a: Any) -> str:
+    """The values themselves, at 4 significant digits, on one line."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return _number(a.item())
+    text = np.array2string(a, separator=", ", formatter={"all": _number}, threshold=16)
+    return " ".join(text.split())
+
+
+def _number(v: Any) -> str:
+    return str(v) if isinstance(v, bool | np.bool_) else f"{v:.4g}"
+
+
+def summary(a: np.ndarray) -> str:
+    """The value itself when it has at most 4 elements, else mean, min and max."""
+    if a.size <= 4:
+        return values(a)
+    if a.dtype.kind not in "biuf":
+        return a.dtype.name
+    return f"mean {a.mean():.3g}  min {a.min():.3g}  max {a.max():.3g}"
+
+
+def grad_text(g: np.ndarray) -> str:
+    """A gradient: its values when it has at most 4 elements, else its rms."""
+    return values(g) if g.size <= 4 else f"rms {rms(g):.3g}"
+
+
+def rms(g: np.ndarray) -> float:
+    """sqrt(mean(|g|**2)): a gradient's typical size, comparable across shapes (a norm grows
+    with the number of elements). Scaled by max|g| first, so huge values do not overflow."""
+    if g.size == 1:
+        return abs(g.reshape(-1)[0].item())
+    size = np.abs(g)
+    top = float(np.max(size, initial=0.0))
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(np.sqrt(np.mean(np.square(size / top))))
+
+
+def shape_text(a: Any) -> str:
+    shape = np.shape(a)
+    return "scalar" if shape == () else str(shape)
+
+
+def params_text(params: Mapping[str, Any], width: int = 40) -> str:
+    """An op's keyword parameters, e.g. `axis=0, keepdims=True`, cut to `width` characters."""
+    text = ", ".join(f"{k}={_param(v)}" for k, v in params.items())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _param(v: Any) -> str:
+    return shape_text(v) if isinstance(v, np.ndarray) and v.size > 4 else repr(v)
+
+
+def const_lines(value: Any) -> list[str]:
+    """A constant input (a Python number, an array passed as is)."""
+    if isinstance(value, np.ndarray):
+        return [f"array {shape_text(value)} {value.dtype}", summary(value)]
+    if isinstance(value, int | float | np.number | np.bool_):
+        return [values(value)]
+    text = repr(value)
+    return [text if len(text) <= 40 else type(value).__name__]
+
+
+# ---------------------------------------------------------------- formulas
+# An op's math line (Primitive.formula) is "forward;  derivatives", e.g.
+# "z = x * y;  dx = g*y,  dy = g*x"; an op without one has "".
+_RULE_SPLIT = re.compile(r",\s+(?=d\w+\s*=)")
+
+
+def forward_rule(prim: Any) -> str:
+    """The forward half of the docstring's math line: `y = 1/(1+exp(-x))`."""
+    return prim.formula.rpartition(";")[0].strip()
+
+
+def backward_rule(prim: Any) -> str:
+    """The derivative half of the math line: `dx = g*y*(1-y)` (all inputs' rules)."""
+    return prim.formula.rpartition(";")[2].strip()
+
+
+def input_name(prim: Any, i: int) -> str:
+    """What the op's math calls input i: its forward function's parameter name (`x`, `y`)."""
+    names = _positional_names(prim)
+    return names[i] if i < len(names) else str(i)
+
+
+@functools.cache
+def _positional_names(prim: Any) -> tuple[str, ...]:
+    parameters = inspect.signature(prim.forward).parameters.values()
+    return tuple(
+        p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+
+
+def input_rule(prim: Any, i: int) -> str:
+    """The derivative rule of input i alone (`dy = x^T @ g` for matmul's second input); the
+    whole derivative line when the math line has no rule of that name."""
+    rules = backward_rule(prim)
+    name = re.escape(input_name(prim, i))
+    return next((r for r in _RULE_SPLIT.split(rules) if re.match(rf"d{name}\s*=", r)), rules)
