@@ -435,9 +435,9 @@ def _reverse_tape_order(roots: list[Tensor]) -> list[Tensor]:
         node = t._node
         if node.inputs is None:
             raise RuntimeError(
-                f"backward: the graph through {node.op.name} (tape #{node.seq}) was already freed by an "
-                "earlier backward(); pass retain_graph=True to the first backward() if you need "
-                "to go through the same graph twice"
+                f"backward: the graph through {node.op.name} (tape #{node.seq}) was already "
+                "freed by an earlier backward(); pass retain_graph=True to the first backward() "
+                "if you need to go through the same graph twice"
             )
         found.append((node.seq, t))
         for x in node.inputs:

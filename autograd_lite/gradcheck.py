@@ -7,7 +7,7 @@ u·(f(x+εv) - f(x-εv))/2ε from two forward passes, so the cost does not grow 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,14 +96,8 @@ def _check_full(f, values, checked, out, eps, atol, rtol) -> str:
         if out.size == 0 or x.size == 0:
             continue  # an empty Jacobian has nothing to disagree about
         numeric = np.empty((out.size, x.size))
-        for j in range(x.size):
-            original = x.flat[j]
-            x.flat[j] = original + eps
-            plus = _evaluate(f, values, checked)
-            x.flat[j] = original - eps
-            minus = _evaluate(f, values, checked)
-            x.flat[j] = original
-            numeric[:, j] = ((plus - minus) / (2 * eps)).ravel()
+        for j, column in enumerate(central_differences(f, values, checked, i, eps)):
+            numeric[:, j] = column.ravel()
         analytic = np.stack([row[n].ravel() for row in analytic_rows])
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         k, j = np.unravel_index(np.argmax(excess), excess.shape)
@@ -117,6 +111,22 @@ def _check_full(f, values, checked, out, eps, atol, rtol) -> str:
                 f"{int((excess > 0).sum())} of {excess.size} elements differ",
             )
     return "" if worst is None else worst[1]
+
+
+def central_differences(
+    f: Callable, values: list, checked: list[int], i: int, eps: float
+) -> Iterator[np.ndarray]:
+    """(f(x + eps e_j) - f(x - eps e_j)) / 2eps for each element j of input i, in turn: the
+    numerical Jacobian column by column (values[i] is perturbed in place and restored)."""
+    x = values[i]
+    for j in range(x.size):
+        original = x.flat[j]
+        x.flat[j] = original + eps
+        plus = _evaluate(f, values, checked)
+        x.flat[j] = original - eps
+        minus = _evaluate(f, values, checked)
+        x.flat[j] = original
+        yield (plus - minus) / (2 * eps)
 
 
 def _tape_jacobian_rows(f, values, checked, shape) -> list[list[np.ndarray]]:

@@ -5,6 +5,9 @@ broadcastable and matmul shapes, convolution configurations); it needs hypothesi
 (`pip install "autograd-lite[test]"`), so it is imported only when first used, and
 `import autograd_lite.testing` alone stays numpy-only.
 
+`assert_gradients_match` (tape vs finite differences vs your closed form) and `closed_form`
+(the lab's backprop equations in plain numpy) need only numpy.
+
 >>> from autograd_lite.testing import tensors, broadcastable_shapes
 """
 
@@ -12,6 +15,9 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from . import closed_form
+from .assertions import assert_gradients_match, numeric_gradient, tape_gradient
 
 _FROM_STRATEGIES = frozenset(
     {
@@ -33,4 +39,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = sorted(_FROM_STRATEGIES)
+__all__ = [
+    "assert_gradients_match",
+    "closed_form",
+    "numeric_gradient",
+    "tape_gradient",
+    *sorted(_FROM_STRATEGIES),
+]
