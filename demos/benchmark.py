@@ -1,0 +1,1363 @@
+"""python -m demos.benchmark: autograd_lite against hand-written numpy backprop, in one run.
+
+Five workloads (issue 7): the lab's 2-4-4-1 network, the per-op overhead of a tiny graph, a
+chain of 100,000 links, an MNIST-sized MLP and a small CNN. Each runs on every engine with the
+same data, the same initial weights and the same updates: the numpy forward and backward
+written by hand in this file (the baseline every ratio is taken against), autograd_lite, and,
+where installed, PyTorch (eager, CPU), HIPS autograd and MyGrad.
+
+Method
+- Correctness first: each engine's first step (loss, gradients, and parameters after the
+  update) must match numpy's to 1e-6 (absolute and relative), checked outside the timing.
+  An engine that fails is not timed; if autograd_lite fails, the exit status is 1.
+- Timing: after a warm-up, `repeats` rounds; in each round every engine runs the same fixed
+  number of steps, in an order rotated from round to round, so drift (another process, CPU
+  clock) hits all engines alike. Reported: the median time per unit (epoch, iteration, link,
+  step) and its ratio to numpy's median of the same run. The garbage collector stays on, as in
+  user code; a collection before each timed block keeps one engine's garbage off another's,
+  and the objects alive before timing are frozen (gc.freeze) so that no engine pays for
+  scanning the modules of the others.
+- Threads: numpy's BLAS keeps its own thread count (or `--threads N` for both, through
+  threadpoolctl) and PyTorch is set to the same number with torch.set_num_threads, so BLAS-bound
+  workloads compare like with like. The JSON records the counts and the load average: on a
+  machine busy with other work, multi-threaded BLAS calls can stall (use --threads 1 there).
+- Memory: every (workload, engine) pair runs again in a fresh process
+  (`python -m demos.benchmark --worker NAME ENGINE`) that imports only that engine; its peak
+  resident set is reported (VmHWM on Linux, else ru_maxrss), so one workload's peak cannot
+  hide another's.
+
+Output: the table on stdout, and benchmark.json and benchmark.md in `--out` (runs/benchmark).
+`--quick` is a smoke run of a few seconds (small sizes, 3 rounds; the timings mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+ENGINES = {
+    "numpy": "numpy",
+    "autograd_lite": "autograd_lite",
+    "torch": "PyTorch",
+    "autograd": "HIPS autograd",
+    "mygrad": "MyGrad",
+}
+"""Engine key (its module name, and the method name on each workload) -> label in the tables."""
+
+OPTIONAL = ("torch", "autograd", "mygrad")
+TOLERANCE = 1e-6  # the correctness check: |got - numpy| <= 1e-6 + 1e-6 |numpy|
+SEED = 0
+POOL_CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) of a 2x2 window's corners
+
+
+# ---------------------------------------------------------------- engines and threads
+_threads: int | None = None  # the BLAS thread count every engine gets; set by configure_threads
+_thread_limit: Any = None  # threadpoolctl's limiter, kept alive for the whole run
+
+
+def configure_threads(threads: int | None) -> dict[str, Any]:
+    """Give numpy's BLAS `threads` threads (None: leave its default) and remember the count,
+    so PyTorch gets the same; returns what was set, for the report."""
+    global _threads, _thread_limit
+    source = "numpy's BLAS default (threadpoolctl)"
+    try:
+        import threadpoolctl
+    except ImportError:
+        if threads is not None:
+            raise SystemExit("--threads needs threadpoolctl (pip install threadpoolctl)") from None
+        _threads = os.cpu_count() or 1
+        source = "os.cpu_count() (threadpoolctl not installed: numpy's BLAS count unknown)"
+    else:
+        if threads is not None:
+            _thread_limit = threadpoolctl.threadpool_limits(threads, user_api="blas")
+            source = "--threads (threadpoolctl)"
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        _threads = blas[0]["num_threads"] if blas else (threads or os.cpu_count() or 1)
+    return {"blas_threads": _threads, "torch_threads": _threads, "source": source}
+
+
+def _torch() -> Any:
+    """torch, with as many intra-op threads as numpy's BLAS has."""
+    import torch
+
+    torch.set_num_threads(_threads or 1)
+    return torch
+
+
+def available(engine: str) -> bool:
+    return engine not in OPTIONAL or importlib.util.find_spec(engine) is not None
+
+
+def _array(value: Any) -> np.ndarray:
+    """Any engine's tensor (or a float) as a float64 ndarray, for the correctness check."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64)
+    if hasattr(value, "detach"):  # torch
+        value = value.detach().numpy()
+    elif hasattr(value, "data") and not isinstance(value, memoryview):  # autograd_lite, MyGrad
+        value = value.data
+    return np.asarray(value, dtype=np.float64)
+
+
+@dataclass
+class Runner:
+    """One engine set up for one workload.
+
+    `step()` does one unit of work (the timed thing) and returns the loss; `grads()` gives the
+    gradients of the last step and `params()` the parameters after its update (None for
+    workloads that do not update), both in the workload's `names` order.
+    """
+
+    step: Callable[[], Any]
+    grads: Callable[[], list]
+    params: Callable[[], list] | None = None
+
+    def probe(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Run one step; its loss, gradients and updated parameters by name."""
+        values = {"loss": _array(self.step())}
+        values.update({f"d{n}": _array(g) for n, g in zip(names, self.grads())})
+        if self.params is not None:
+            values.update({f"{n} after step": _array(p) for n, p in zip(names, self.params())})
+        return values
+
+
+def _sgd(params: list, grads: list, lr: float) -> None:
+    for p, g in zip(params, grads):
+        p -= lr * g
+
+
+# ---------------------------------------------------------------- workloads
+class Workload:
+    """A model and its data, written once per engine. Subclasses define the sizes, `problem()`
+    (fresh data and initial weights, the same on every call) and one method per engine key."""
+
+    name = ""
+    what = ""
+    unit = "step"  # what one timed unit is
+    names: tuple[str, ...] = ()  # parameters, in the order the gradients are compared
+    target_ratio = 1.0
+    target_rss_mb: float | None = None
+    steps = 1  # steps per timed block
+    warmup = 1
+    memory_steps = 3  # steps a memory worker runs (the peak is reached in the first)
+    units_per_step = 1
+
+    def __init__(self, quick: bool = False) -> None:
+        self.quick = quick
+
+    def build(self, engine: str) -> Runner:
+        return getattr(self, engine)()
+
+
+def _cross_entropy_numpy(z: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray]:
+    """Mean softmax cross-entropy and its gradient dL/dz = (softmax(z) - onehot(y)) / n."""
+    n = len(y)
+    rows = np.arange(n)
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    loss = (np.log(total[:, 0]) - shifted[rows, y]).mean()
+    dz = e / total
+    dz[rows, y] -= 1
+    dz /= n
+    return loss, dz
+
+
+class Lab(Workload):
+    """The lab: 2-4-4-1 sigmoid MLP, L = sum((a3 - y)^2) / (2m), full-batch GD with lr 0.1."""
+
+    name = "lab"
+    what = "2-4-4-1 sigmoid, squared error, full batch of 100, float64, GD lr 0.1"
+    unit = "epoch"
+    names = ("W1", "b1", "W2", "b2", "W3", "b3")
+    target_ratio = 2.0
+    lr = 0.1
+
+    def __init__(self, quick: bool = False) -> None:
+        super().__init__(quick)
+        self.steps, self.warmup = (50, 10) if quick else (5000, 200)
+
+    def problem(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(SEED)
+        x = rng.uniform(0.0, 1.0, (100, 2))  # the lab's linear set: label 1 when x1 <= x2
+        p = {"x": x, "y": (x[:, 0] <= x[:, 1]).astype(np.float64)[:, None]}
+        for i, (fan_in, fan_out) in enumerate([(2, 4), (4, 4), (4, 1)], start=1):
+            p[f"W{i}"] = rng.standard_normal((fan_in, fan_out))
+            p[f"b{i}"] = np.zeros(fan_out)
+        return p
+
+    def numpy(self) -> Runner:
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [p[n] for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        m, lr = len(x), self.lr
+        last: list = []
+
+        def sigmoid(z: np.ndarray) -> np.ndarray:
+            return 1.0 / (1.0 + np.exp(-z))  # the lab's own formula
+
+        def step() -> Any:
+            a1 = sigmoid(x @ W1 + b1)
+            a2 = sigmoid(a1 @ W2 + b2)
+            a3 = sigmoid(a2 @ W3 + b3)
+            error = a3 - y
+            loss = (error * error).sum() / (2 * m)
+            d3 = error * a3 * (1 - a3) / m
+            d2 = (d3 @ W3.T) * a2 * (1 - a2)
+            d1 = (d2 @ W2.T) * a1 * (1 - a1)
+            last[:] = (x.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0), a2.T @ d3, d3.sum(0))
+            _sgd(params, last, lr)
+            return loss
+
+        return Runner(step, lambda: last, lambda: params)
+
+    def autograd_lite(self) -> Runner:
+        import autograd_lite as al
+
+        p = self.problem()
+        x, y = al.Tensor(p["x"]), al.Tensor(p["y"])
+        params = [al.Tensor(p[n], requires_grad=True) for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        m, lr = len(p["x"]), self.lr
+
+        def step() -> Any:
+            for q in params:
+                q.grad = None
+            a1 = (x @ W1 + b1).sigmoid()
+            a2 = (a1 @ W2 + b2).sigmoid()
+            a3 = (a2 @ W3 + b3).sigmoid()
+            loss = ((a3 - y) ** 2).sum() / (2 * m)
+            loss.backward()
+            for q in params:
+                q.data -= lr * q.grad
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: [q.data for q in params])
+
+    def torch(self) -> Runner:
+        torch = _torch()
+        p = self.problem()
+        x, y = torch.tensor(p["x"]), torch.tensor(p["y"])
+        params = [torch.tensor(p[n], requires_grad=True) for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        m, lr = len(p["x"]), self.lr
+
+        def step() -> Any:
+            for q in params:
+                q.grad = None
+            a1 = torch.sigmoid(x @ W1 + b1)
+            a2 = torch.sigmoid(a1 @ W2 + b2)
+            a3 = torch.sigmoid(a2 @ W3 + b3)
+            loss = ((a3 - y) ** 2).sum() / (2 * m)
+            loss.backward()
+            with torch.no_grad():
+                for q in params:
+                    q -= lr * q.grad
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+    def autograd(self) -> Runner:
+        import autograd
+        import autograd.numpy as anp
+        from autograd.scipy.special import expit
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [p[n] for n in self.names]
+        m, lr = len(x), self.lr
+
+        def loss_of(params: list) -> Any:
+            W1, b1, W2, b2, W3, b3 = params
+            a1 = expit(anp.dot(x, W1) + b1)
+            a2 = expit(anp.dot(a1, W2) + b2)
+            a3 = expit(anp.dot(a2, W3) + b3)
+            return anp.sum((a3 - y) ** 2) / (2 * m)
+
+        value_and_grad = autograd.value_and_grad(loss_of)
+        last: list = []
+
+        def step() -> Any:
+            loss, last[:] = value_and_grad(params)
+            _sgd(params, last, lr)
+            return loss
+
+        return Runner(step, lambda: last, lambda: params)
+
+    def mygrad(self) -> Runner:
+        import mygrad as mg
+        from mygrad.nnet.activations import sigmoid
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [mg.Tensor(p[n]) for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        m, lr = len(x), self.lr
+
+        def step() -> Any:
+            a1 = sigmoid(mg.matmul(x, W1) + b1)
+            a2 = sigmoid(mg.matmul(a1, W2) + b2)
+            a3 = sigmoid(mg.matmul(a2, W3) + b3)
+            loss = mg.sum((a3 - y) ** 2) / (2 * m)
+            loss.backward()
+            with mg.no_autodiff:
+                for q in params:
+                    q -= lr * q.grad
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+
+class Overhead(Workload):
+    """The fixed cost per op: ((a*b)+c).sum() on 3x3 tensors, forward and backward."""
+
+    name = "overhead"
+    what = "((a*b)+c).sum() on 3x3 float64, forward + backward"
+    unit = "iteration"
+    names = ("a", "b", "c")
+    target_ratio = 3.5
+
+    def __init__(self, quick: bool = False) -> None:
+        super().__init__(quick)
+        self.steps, self.warmup = (200, 50) if quick else (20_000, 1000)
+
+    def problem(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(SEED)
+        return {n: rng.standard_normal((3, 3)) for n in self.names}
+
+    def numpy(self) -> Runner:
+        a, b, c = self.problem().values()
+        last: list = []
+
+        def step() -> Any:
+            s = (a * b + c).sum()
+            g = np.ones_like(a)  # ds/d(a*b+c)
+            last[:] = (g * b, g * a, g)
+            return s
+
+        return Runner(step, lambda: last)
+
+    def autograd_lite(self) -> Runner:
+        import autograd_lite as al
+
+        a, b, c = (al.Tensor(v, requires_grad=True) for v in self.problem().values())
+
+        def step() -> Any:
+            a.grad = b.grad = c.grad = None
+            s = ((a * b) + c).sum()
+            s.backward()
+            return s
+
+        return Runner(step, lambda: [a.grad, b.grad, c.grad])
+
+    def torch(self) -> Runner:
+        torch = _torch()
+        a, b, c = (torch.tensor(v, requires_grad=True) for v in self.problem().values())
+
+        def step() -> Any:
+            a.grad = b.grad = c.grad = None
+            s = ((a * b) + c).sum()
+            s.backward()
+            return s
+
+        return Runner(step, lambda: [a.grad, b.grad, c.grad])
+
+    def autograd(self) -> Runner:
+        import autograd
+        import autograd.numpy as anp
+
+        a, b, c = self.problem().values()
+        value_and_grad = autograd.value_and_grad(
+            lambda a, b, c: anp.sum(a * b + c), argnum=(0, 1, 2)
+        )
+        last: list = []
+
+        def step() -> Any:
+            s, last[:] = value_and_grad(a, b, c)
+            return s
+
+        return Runner(step, lambda: last)
+
+    def mygrad(self) -> Runner:
+        import mygrad as mg
+
+        a, b, c = (mg.Tensor(v) for v in self.problem().values())
+
+        def step() -> Any:
+            s = mg.sum(a * b + c)
+            s.backward()
+            return s
+
+        return Runner(step, lambda: [a.grad, b.grad, c.grad])
+
+
+class Deep(Workload):
+    """A chain of `links` tanh(x*w + b) links on shape (1,) (3 ops each), then backward."""
+
+    name = "deep"
+    unit = "link"
+    names = ("x0", "w", "b")
+    target_ratio = 3.0
+    target_rss_mb = 100.0
+
+    def __init__(self, quick: bool = False) -> None:
+        super().__init__(quick)
+        self.links = 2000 if quick else 100_000
+        self.units_per_step = self.links
+        self.steps, self.warmup, self.memory_steps = 1, 1, 1
+        self.what = f"chain of {self.links:,} tanh(x*w+b) links on shape (1,), then backward"
+
+    def problem(self) -> dict[str, np.ndarray]:
+        # |w| < 1 keeps the chain contracting, so the gradient of x0 stays finite.
+        return {"x0": np.array([0.5]), "w": np.array([0.9]), "b": np.array([0.1])}
+
+    def numpy(self) -> Runner:
+        x0, w, b = self.problem().values()
+        n = self.links
+        last: list = []
+
+        def step() -> Any:
+            xs = [x0]
+            x = x0
+            for _ in range(n):
+                x = np.tanh(x * w + b)
+                xs.append(x)
+            s = x.sum()
+            g = np.ones_like(x)
+            dw, db = np.zeros_like(w), np.zeros_like(b)
+            for i in range(n, 0, -1):
+                y = xs[i]
+                gz = g * (1 - y * y)
+                dw += gz * xs[i - 1]
+                db += gz
+                g = gz * w
+            last[:] = (g, dw, db)
+            return s
+
+        return Runner(step, lambda: last)
+
+    def autograd_lite(self) -> Runner:
+        import autograd_lite as al
+
+        x0, w, b = (al.Tensor(v, requires_grad=True) for v in self.problem().values())
+        n = self.links
+
+        def step() -> Any:
+            x0.grad = w.grad = b.grad = None
+            x = x0
+            for _ in range(n):
+                x = (x * w + b).tanh()
+            s = x.sum()
+            s.backward()
+            return s
+
+        return Runner(step, lambda: [x0.grad, w.grad, b.grad])
+
+    def torch(self) -> Runner:
+        torch = _torch()
+        x0, w, b = (torch.tensor(v, requires_grad=True) for v in self.problem().values())
+        n = self.links
+
+        def step() -> Any:
+            x0.grad = w.grad = b.grad = None
+            x = x0
+            for _ in range(n):
+                x = torch.tanh(x * w + b)
+            s = x.sum()
+            s.backward()
+            return s
+
+        return Runner(step, lambda: [x0.grad, w.grad, b.grad])
+
+    def autograd(self) -> Runner:
+        import autograd
+        import autograd.numpy as anp
+
+        n = self.links
+
+        def chain(x: Any, w: Any, b: Any) -> Any:
+            for _ in range(n):
+                x = anp.tanh(x * w + b)
+            return anp.sum(x)
+
+        value_and_grad = autograd.value_and_grad(chain, argnum=(0, 1, 2))
+        x0, w, b = self.problem().values()
+        last: list = []
+
+        def step() -> Any:
+            s, last[:] = value_and_grad(x0, w, b)
+            return s
+
+        return Runner(step, lambda: last)
+
+    def mygrad(self) -> Runner:
+        import mygrad as mg
+
+        x0, w, b = (mg.Tensor(v) for v in self.problem().values())
+        n = self.links
+
+        def step() -> Any:
+            x = x0
+            for _ in range(n):
+                x = mg.tanh(x * w + b)
+            s = mg.sum(x)
+            s.backward()
+            return s
+
+        return Runner(step, lambda: [x0.grad, w.grad, b.grad])
+
+
+class MLP(Workload):
+    """784-256-128-10 ReLU MLP, softmax cross-entropy, batch 128, float32, SGD lr 0.01."""
+
+    name = "mlp"
+    what = "784-256-128-10 ReLU, softmax cross-entropy, batch 128, float32, SGD lr 0.01"
+    names = ("W1", "b1", "W2", "b2", "W3", "b3")
+    target_ratio = 1.15
+    lr = 0.01
+    sizes = (784, 256, 128, 10)
+    batch = 128
+
+    def __init__(self, quick: bool = False) -> None:
+        super().__init__(quick)
+        self.steps, self.warmup = (3, 1) if quick else (100, 5)
+
+    def problem(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(SEED)
+        p = {
+            "x": rng.uniform(0.0, 1.0, (self.batch, self.sizes[0])).astype(np.float32),
+            "y": rng.integers(0, self.sizes[-1], self.batch),
+        }
+        for i, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:]), start=1):
+            bound = 1 / np.sqrt(fan_in)  # torch's default initialization of Linear
+            p[f"W{i}"] = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32)
+            p[f"b{i}"] = rng.uniform(-bound, bound, fan_out).astype(np.float32)
+        return p
+
+    def numpy(self) -> Runner:
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [p[n] for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        lr = self.lr
+        last: list = []
+
+        def step() -> Any:
+            z1 = x @ W1.T + b1
+            a1 = np.maximum(z1, 0)
+            z2 = a1 @ W2.T + b2
+            a2 = np.maximum(z2, 0)
+            z3 = a2 @ W3.T + b3
+            loss, d3 = _cross_entropy_numpy(z3, y)
+            d2 = (d3 @ W3) * (z2 > 0)
+            d1 = (d2 @ W2) * (z1 > 0)
+            last[:] = (d1.T @ x, d1.sum(0), d2.T @ a1, d2.sum(0), d3.T @ a2, d3.sum(0))
+            _sgd(params, last, lr)
+            return loss
+
+        return Runner(step, lambda: last, lambda: params)
+
+    def autograd_lite(self) -> Runner:
+        import nn
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        n0, n1, n2, n3 = self.sizes
+        f32 = np.float32
+        model = nn.Sequential(
+            nn.Linear(n0, n1, dtype=f32),
+            nn.ReLU(),
+            nn.Linear(n1, n2, dtype=f32),
+            nn.ReLU(),
+            nn.Linear(n2, n3, dtype=f32),
+        )
+        params = list(model.parameters())
+        for q, n in zip(params, self.names):
+            q.data[...] = p[n]
+        loss_fn = nn.CrossEntropyLoss()
+        optimizer = nn.optim.SGD(params, lr=self.lr)
+
+        def step() -> Any:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: [q.data for q in params])
+
+    def torch(self) -> Runner:
+        torch = _torch()
+        tnn = torch.nn
+        p = self.problem()
+        x, y = torch.from_numpy(p["x"]), torch.from_numpy(p["y"])
+        n0, n1, n2, n3 = self.sizes
+        model = tnn.Sequential(
+            tnn.Linear(n0, n1), tnn.ReLU(), tnn.Linear(n1, n2), tnn.ReLU(), tnn.Linear(n2, n3)
+        )
+        params = _torch_load(torch, model, p, self.names)
+        loss_fn = tnn.CrossEntropyLoss()
+        optimizer = torch.optim.SGD(params, lr=self.lr)
+
+        def step() -> Any:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+    def autograd(self) -> Runner:
+        import autograd
+        import autograd.numpy as anp
+        from autograd.scipy.special import logsumexp
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        rows = np.arange(len(y))
+        params = [p[n] for n in self.names]
+        lr = self.lr
+
+        def loss_of(params: list) -> Any:
+            W1, b1, W2, b2, W3, b3 = params
+            a1 = anp.maximum(anp.dot(x, W1.T) + b1, 0)
+            a2 = anp.maximum(anp.dot(a1, W2.T) + b2, 0)
+            z = anp.dot(a2, W3.T) + b3
+            return anp.mean(logsumexp(z, axis=1) - z[rows, y])
+
+        value_and_grad = autograd.value_and_grad(loss_of)
+        last: list = []
+
+        def step() -> Any:
+            loss, last[:] = value_and_grad(params)
+            _sgd(params, last, lr)
+            return loss
+
+        return Runner(step, lambda: last, lambda: params)
+
+    def mygrad(self) -> Runner:
+        import mygrad as mg
+        from mygrad.nnet.activations import relu
+        from mygrad.nnet.losses import softmax_crossentropy
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [mg.Tensor(p[n]) for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        lr = self.lr
+
+        def step() -> Any:
+            a1 = relu(mg.matmul(x, W1.T) + b1)
+            a2 = relu(mg.matmul(a1, W2.T) + b2)
+            loss = softmax_crossentropy(mg.matmul(a2, W3.T) + b3, y)
+            loss.backward()
+            with mg.no_autodiff:
+                for q in params:
+                    q -= lr * q.grad
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+
+def _torch_load(torch: Any, model: Any, p: dict, names: tuple[str, ...]) -> list:
+    """Copy the shared initial weights into a torch model; returns its parameters."""
+    params = list(model.parameters())
+    with torch.no_grad():
+        for q, n in zip(params, names):
+            q.copy_(torch.from_numpy(p[n]))
+    return params
+
+
+class Conv(Workload):
+    """Conv2d(1->8, 3x3) + ReLU + MaxPool2d(2) + Linear(1352->10), batch 64 of 28x28 float32,
+    softmax cross-entropy, SGD lr 0.01."""
+
+    name = "conv"
+    what = (
+        "Conv2d(1->8,3x3)+ReLU+MaxPool2d(2)+Linear(1352->10), batch 64 of 28x28, float32, "
+        "cross-entropy, SGD lr 0.01"
+    )
+    names = ("conv.weight", "conv.bias", "fc.weight", "fc.bias")
+    target_ratio = 1.2
+    lr = 0.01
+    batch, side, channels, kernel, classes = 64, 28, 8, 3, 10
+
+    def __init__(self, quick: bool = False) -> None:
+        super().__init__(quick)
+        self.steps, self.warmup = (2, 1) if quick else (30, 3)
+        self.conv_side = self.side - self.kernel + 1  # 26
+        self.pooled = self.conv_side // 2  # 13
+        self.features = self.channels * self.pooled**2  # 1352
+
+    def problem(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(SEED)
+        c, k, f = self.channels, self.kernel, self.features
+        conv_bound, fc_bound = 1 / np.sqrt(k * k), 1 / np.sqrt(f)  # torch's defaults
+        f32 = np.float32
+        return {
+            "x": rng.uniform(0.0, 1.0, (self.batch, 1, self.side, self.side)).astype(f32),
+            "y": rng.integers(0, self.classes, self.batch),
+            "conv.weight": rng.uniform(-conv_bound, conv_bound, (c, 1, k, k)).astype(f32),
+            "conv.bias": rng.uniform(-conv_bound, conv_bound, c).astype(f32),
+            "fc.weight": rng.uniform(-fc_bound, fc_bound, (self.classes, f)).astype(f32),
+            "fc.bias": rng.uniform(-fc_bound, fc_bound, self.classes).astype(f32),
+        }
+
+    def im2col(self, x: np.ndarray) -> np.ndarray:
+        """Every 3x3 window of every image as a column: (C*3*3, N*26*26), one copy of a
+        strided view, no Python loop over positions. This layout copies C*9 shifted slabs of
+        the images and makes the convolution one (C_out, C*9) @ (C*9, N*26*26) product; the
+        row layout (N*26*26, C*9) gathers window by window and is ~5x slower to build."""
+        k = self.kernel
+        windows = sliding_window_view(x, (k, k), axis=(2, 3))  # (N, C, 26, 26, 3, 3)
+        n, c, h, w = windows.shape[:4]
+        return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * k * k, n * h * w)
+
+    def numpy(self) -> Runner:
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [p[n] for n in self.names]
+        Wc, bc, Wf, bf = params
+        n, c, h = self.batch, self.channels, self.pooled
+        lr = self.lr
+        last: list = []
+
+        def step() -> Any:
+            cols = self.im2col(x)
+            z = Wc.reshape(c, -1) @ cols + bc[:, None]  # (C, N*26*26): channels first
+            a = np.maximum(z, 0).reshape(c, n, h, 2, h, 2)
+            # 2x2 max pooling, stride 2: the elementwise maximum of the windows' four corners,
+            # each a strided view (reducing small inner axes with .max is ~30x slower).
+            corners = [a[:, :, :, i, :, j] for i, j in POOL_CORNERS]
+            pooled = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(*corners[2:]))
+            flat = pooled.transpose(1, 0, 2, 3).reshape(n, -1)  # torch's (C, H, W) order
+            loss, dlogits = _cross_entropy_numpy(flat @ Wf.T + bf, y)
+            dpooled = (dlogits @ Wf).reshape(n, c, h, h).transpose(1, 0, 2, 3)
+            # The max's gradient goes to the corner that won; corners tied at the maximum are
+            # all zeros from the ReLU, whose gradient is zero anyway.
+            da = np.empty_like(a)
+            for corner, (i, j) in zip(corners, POOL_CORNERS):
+                da[:, :, :, i, :, j] = (corner == pooled) * dpooled
+            dz = da.reshape(c, -1) * (z > 0)
+            last[:] = ((dz @ cols.T).reshape(Wc.shape), dz.sum(1), dlogits.T @ flat, dlogits.sum(0))
+            _sgd(params, last, lr)
+            return loss
+
+        return Runner(step, lambda: last, lambda: params)
+
+    def autograd_lite(self) -> Runner:
+        import nn
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        f32 = np.float32
+        model = nn.Sequential(
+            nn.Conv2d(1, self.channels, self.kernel, dtype=f32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(self.features, self.classes, dtype=f32),
+        )
+        params = list(model.parameters())
+        for q, n in zip(params, self.names):
+            q.data[...] = p[n]
+        loss_fn = nn.CrossEntropyLoss()
+        optimizer = nn.optim.SGD(params, lr=self.lr)
+
+        def step() -> Any:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: [q.data for q in params])
+
+    def torch(self) -> Runner:
+        torch = _torch()
+        tnn = torch.nn
+        p = self.problem()
+        x, y = torch.from_numpy(p["x"]), torch.from_numpy(p["y"])
+        model = tnn.Sequential(
+            tnn.Conv2d(1, self.channels, self.kernel),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Flatten(),
+            tnn.Linear(self.features, self.classes),
+        )
+        params = _torch_load(torch, model, p, self.names)
+        loss_fn = tnn.CrossEntropyLoss()
+        optimizer = torch.optim.SGD(params, lr=self.lr)
+
+        def step() -> Any:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+    def autograd(self) -> Runner:
+        import autograd
+        import autograd.numpy as anp
+        from autograd.scipy.special import logsumexp
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        rows = np.arange(len(y))
+        params = [p[n] for n in self.names]
+        n, c, h = self.batch, self.channels, self.pooled
+        lr = self.lr
+
+        def loss_of(params: list, cols: np.ndarray) -> Any:
+            Wc, bc, Wf, bf = params
+            z = anp.dot(anp.reshape(Wc, (c, -1)), cols) + anp.reshape(bc, (c, 1))
+            a = anp.reshape(anp.maximum(z, 0), (c, n, h, 2, h, 2))
+            corners = [a[:, :, :, i, :, j] for i, j in POOL_CORNERS]
+            pooled = anp.maximum(anp.maximum(corners[0], corners[1]), anp.maximum(*corners[2:]))
+            flat = anp.reshape(anp.transpose(pooled, (1, 0, 2, 3)), (n, -1))
+            z = anp.dot(flat, Wf.T) + bf
+            return anp.mean(logsumexp(z, axis=1) - z[rows, y])
+
+        value_and_grad = autograd.value_and_grad(loss_of)
+        last: list = []
+
+        def step() -> Any:
+            # x is data, not differentiated: its im2col is plain numpy, as in the baseline.
+            loss, last[:] = value_and_grad(params, self.im2col(x))
+            _sgd(params, last, lr)
+            return loss
+
+        return Runner(step, lambda: last, lambda: params)
+
+    def mygrad(self) -> Runner:
+        import mygrad as mg
+        from mygrad.nnet.activations import relu
+        from mygrad.nnet.layers import conv_nd, max_pool
+        from mygrad.nnet.losses import softmax_crossentropy
+
+        p = self.problem()
+        x, y = p["x"], p["y"]
+        params = [mg.Tensor(p[n]) for n in self.names]
+        Wc, bc, Wf, bf = params
+        n, c = self.batch, self.channels
+        lr = self.lr
+
+        def step() -> Any:
+            a = relu(conv_nd(x, Wc, stride=(1, 1)) + mg.reshape(bc, (1, c, 1, 1)))
+            flat = mg.reshape(max_pool(a, (2, 2), (2, 2)), (n, -1))
+            loss = softmax_crossentropy(mg.matmul(flat, Wf.T) + bf, y)
+            loss.backward()
+            with mg.no_autodiff:
+                for q in params:
+                    q -= lr * q.grad
+            return loss
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+
+WORKLOADS: dict[str, type[Workload]] = {w.name: w for w in (Lab, Overhead, Deep, MLP, Conv)}
+
+
+# ---------------------------------------------------------------- correctness, timing, memory
+def check(reference: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Compare an engine's first step with numpy's: every value within TOLERANCE."""
+    worst, failed = 0.0, []
+    for key, want in reference.items():
+        value = got.get(key)
+        if value is None or value.shape != want.shape:
+            found = None if value is None else value.shape
+            failed.append(f"{key}: shape {found}, expected {want.shape}")
+            continue
+        diff = np.abs(value - want)
+        worst = max(worst, float(diff.max(initial=0.0)))
+        if not np.all(diff <= TOLERANCE + TOLERANCE * np.abs(want)):
+            failed.append(f"{key}: max |diff| {diff.max():.3g}")
+    return {
+        "passed": not failed,
+        "compared": sorted(reference),
+        "max_abs_diff": worst,
+        "tolerance": TOLERANCE,
+        "failures": failed,
+    }
+
+
+def time_engines(workload: Workload, runners: dict[str, Runner], repeats: int) -> dict:
+    """Median seconds per unit for each engine: warm-up, then `repeats` interleaved rounds.
+
+    Objects alive before timing (every engine's modules: ~150,000 for torch, ~22,000 for
+    numpy, autograd_lite and nn) are frozen out of the cycle collector's sight. An engine whose
+    graph is made of Python objects then pays for scanning the objects it makes, and not for
+    the other engines' modules loaded into this process (which made the 100,000-link chain
+    ~25% slower here than in a fresh process).
+    """
+    for runner in runners.values():
+        for _ in range(workload.warmup):
+            runner.step()
+    gc.collect()
+    gc.freeze()
+    try:
+        return _interleaved_rounds(workload, runners, repeats)
+    finally:
+        gc.unfreeze()
+
+
+def _interleaved_rounds(workload: Workload, runners: dict[str, Runner], repeats: int) -> dict:
+    names = list(runners)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    units = workload.steps * workload.units_per_step
+    for r in range(repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            step = runners[name].step
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(workload.steps):
+                step()
+            times[name].append((time.perf_counter() - start) / units)
+    return times
+
+
+def _rss_mb() -> float:
+    """Peak resident set of this process so far, in MB.
+
+    On Linux this is VmHWM, the high-water mark of this program's own memory: ru_maxrss would
+    also carry the parent's peak across the fork and exec that started the worker (the kernel
+    keeps the larger), so every worker would report at least the main process's peak.
+    Elsewhere ru_maxrss (KiB on Linux, bytes on macOS).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def run_worker(name: str, engine: str, quick: bool) -> dict[str, float]:
+    """The memory measurement in this (fresh) process: set up, run, report the peak RSS."""
+    workload = WORKLOADS[name](quick)
+    runner = workload.build(engine)
+    setup = _rss_mb()
+    for _ in range(workload.memory_steps):
+        runner.step()
+    return {"peak_rss_mb": _rss_mb(), "setup_rss_mb": setup}
+
+
+def measure_memory(name: str, engine: str, quick: bool, threads: int | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "demos.benchmark", "--worker", name, engine]
+    command += ["--quick"] if quick else []
+    command += [] if threads is None else ["--threads", str(threads)]
+    done = subprocess.run(
+        command,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        return {"error": f"worker exited with {done.returncode}: {lines[-1]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- one workload
+def run_workload(
+    workload: Workload,
+    engines: list[str],
+    repeats: int,
+    memory: str,
+    threads: int | None,
+) -> dict[str, Any]:
+    """Check, time and (in fresh processes) measure every engine on one workload.
+
+    memory: "all" engines, "core" (numpy and autograd_lite only) or "none".
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    runners: dict[str, Runner] = {}
+    reference_runner = workload.build("numpy")
+    reference = reference_runner.probe(workload.names)
+    for engine in engines:
+        if not available(engine):
+            rows[engine] = {"status": "skipped", "note": f"not installed (pip install {engine})"}
+            continue
+        _progress(f"{workload.name}: checking {ENGINES[engine]}")
+        if engine == "numpy":
+            runner, result = reference_runner, check(reference, reference)
+        else:
+            try:
+                runner = workload.build(engine)
+                result = check(reference, runner.probe(workload.names))
+            except Exception as exc:  # an engine that cannot run the workload is reported
+                rows[engine] = {"status": "error", "note": f"{type(exc).__name__}: {exc}"}
+                continue
+        rows[engine] = {"status": "ok", "check": result}
+        if result["passed"]:
+            runners[engine] = runner
+        else:
+            rows[engine].update(status="wrong", note="; ".join(result["failures"]))
+
+    _progress(f"{workload.name}: timing {', '.join(ENGINES[e] for e in runners)}")
+    times = time_engines(workload, runners, repeats)
+    base = float(np.median(times["numpy"])) if "numpy" in times else None
+    for engine, samples in times.items():
+        median = float(np.median(samples))
+        rows[engine].update(
+            median_s=median,
+            ratio=None if base is None else median / base,
+            times_s=samples,
+        )
+
+    measured = {"all": engines, "core": ["numpy", "autograd_lite"], "none": []}[memory]
+    for engine in engines:
+        row = rows[engine]
+        if row["status"] not in ("ok", "wrong"):
+            continue
+        if engine in measured:
+            _progress(f"{workload.name}: peak memory of {ENGINES[engine]} (fresh process)")
+            row["memory"] = measure_memory(workload.name, engine, workload.quick, threads)
+        else:
+            row["memory"] = {"note": f"not measured (--memory {memory})"}
+
+    return {
+        "name": workload.name,
+        "what": workload.what,
+        "unit": workload.unit,
+        "steps_per_round": workload.steps,
+        "units_per_step": workload.units_per_step,
+        "warmup_steps": workload.warmup,
+        "target": {"ratio": workload.target_ratio, "peak_rss_mb": workload.target_rss_mb},
+        "engines": rows,
+        **verdict(workload, rows.get("autograd_lite")),
+    }
+
+
+def verdict(workload: Workload, row: dict[str, Any] | None) -> dict[str, Any]:
+    """pass/fail of autograd_lite against the workload's targets, with the reasons."""
+    if row is None:
+        return {"result": "not run", "reasons": ["autograd_lite was not among the engines"]}
+    if row["status"] != "ok":
+        return {"result": "fail", "reasons": [f"autograd_lite: {row['status']}: {row['note']}"]}
+    reasons = []
+    ratio = row.get("ratio")
+    if ratio is None:
+        reasons.append("no numpy baseline to compare with")
+    elif ratio > workload.target_ratio:
+        reasons.append(f"{ratio:.2f}x numpy > {workload.target_ratio}x")
+    if workload.target_rss_mb is not None:
+        peak = row.get("memory", {}).get("peak_rss_mb")
+        if peak is None:
+            reasons.append("peak memory not measured")
+        elif peak > workload.target_rss_mb:
+            reasons.append(f"peak RSS {peak:.0f} MB > {workload.target_rss_mb:.0f} MB")
+    return {"result": "fail" if reasons else "pass", "reasons": reasons}
+
+
+def _progress(message: str) -> None:
+    print(f"[benchmark] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- machine
+def machine_info(threads: dict[str, Any]) -> dict[str, Any]:
+    """What the numbers depend on: CPU, cores, Python, numpy and its BLAS, thread counts."""
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "numpy": np.__version__,
+        "blas": _blas(),
+        "threads": threads,
+        "environment": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("OPENBLAS_", "OMP_", "MKL_")) or k == "PYTHONHASHSEED"
+        },
+    }
+    for engine in OPTIONAL:
+        if available(engine):
+            info[engine] = getattr(importlib.import_module(engine), "__version__", "unknown")
+    import autograd_lite
+
+    info["autograd_lite"] = autograd_lite.__version__
+    return info
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average: other work on the machine shows in every timing."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> str:
+    """numpy's BLAS as built, and (through threadpoolctl) the kernel it runs on this CPU."""
+    try:
+        build = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        text = f"{build.get('name')} {build.get('version')}"
+    except (TypeError, KeyError):  # numpy < 1.26 prints its config instead
+        text = "unknown"
+    try:
+        import threadpoolctl
+    except ImportError:
+        return text
+    blas = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    if blas:  # the first is numpy's own (torch's MKL, when loaded, comes later)
+        text += f" ({blas[0]['internal_api']}, {blas[0].get('architecture')} kernels)"
+    return text
+
+
+# ---------------------------------------------------------------- report
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _cell(row: dict[str, Any], engine: str) -> str:
+    if row["status"] == "skipped":
+        return "skipped"
+    if row["status"] in ("error", "wrong"):
+        return row["status"]
+    text = _duration(row.get("median_s"))
+    return (
+        text if engine == "numpy" or row.get("ratio") is None else f"{text} ({row['ratio']:.2f}x)"
+    )
+
+
+def _memory_cell(row: dict[str, Any]) -> str:
+    memory = row.get("memory", {})
+    if "peak_rss_mb" in memory:
+        return f"{memory['peak_rss_mb']:.0f} MB"
+    return "error" if "error" in memory else "-"
+
+
+def tables(report: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """(timing rows, memory rows), each with its header first."""
+    engines = report["engines"]
+    timing = [["workload", "unit", *(ENGINES[e] for e in engines), "target", "result"]]
+    memory = [["workload", *(ENGINES[e] for e in engines), "target"]]
+    for w in report["workloads"]:
+        rows = w["engines"]
+        target = f"<= {w['target']['ratio']}x numpy"
+        rss = w["target"]["peak_rss_mb"]
+        if rss is not None:
+            target += f", <= {rss:.0f} MB"
+        timing.append(
+            [w["name"], w["unit"], *(_cell(rows[e], e) for e in engines), target, w["result"]]
+        )
+        rss_target = "-" if rss is None else f"<= {rss:.0f} MB"
+        memory.append([w["name"], *(_memory_cell(rows[e]) for e in engines), rss_target])
+    return timing, memory
+
+
+def _text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows[1:]])
+
+
+def _notes(report: dict[str, Any]) -> list[str]:
+    notes = []
+    load, cores = report["load_average"], report["machine"]["cores"] or 1
+    busiest = max((v for v in load.values() if v is not None), default=0.0)
+    if busiest > cores / 2:
+        notes.append(
+            f"the machine was busy (load average up to {busiest:.2f} on {cores} cores): "
+            "the medians resist it, but multi-threaded BLAS calls stall on busy cores, which "
+            "adds to both sides of the mlp and conv ratios; compare runs made with "
+            "--threads 1, or on an idle machine"
+        )
+    skipped = {
+        ENGINES[engine]: row["note"]
+        for w in report["workloads"]
+        for engine, row in w["engines"].items()
+        if row["status"] == "skipped"
+    }
+    notes += [f"{label}: {note}" for label, note in skipped.items()]
+    for w in report["workloads"]:
+        for engine, row in w["engines"].items():
+            if row["status"] in ("error", "wrong"):
+                notes.append(f"{w['name']} / {ENGINES[engine]}: {row['status']}: {row['note']}")
+            elif "error" in row.get("memory", {}):
+                notes.append(f"{w['name']} / {ENGINES[engine]} memory: {row['memory']['error']}")
+        if w["result"] == "fail":
+            notes.append(f"{w['name']} fails: {'; '.join(w['reasons'])}")
+    return notes
+
+
+def _load_text(report: dict[str, Any]) -> str:
+    load = report["load_average"]
+    if load["before"] is None:
+        return "load average unknown"
+    return f"load average {load['before']:.2f} before, {load['after']:.2f} after"
+
+
+def render_text(report: dict[str, Any]) -> str:
+    timing, memory = tables(report)
+    m = report["machine"]
+    lines = [
+        f"{m['cpu']}, {m['cores']} cores; {m['python']}; numpy {m['numpy']} ({m['blas']}); "
+        f"threads: BLAS {m['threads']['blas_threads']}, torch {m['threads']['torch_threads']}",
+        f"median of {report['repeats']} interleaved rounds; ratio = engine / numpy; "
+        f"{_load_text(report)}"
+        + ("  [--quick: smoke run, timings mean nothing]" if report["quick"] else ""),
+        "",
+        _text_table(timing),
+        "",
+        "peak resident set, each workload and engine in a fresh process:",
+        _text_table(memory),
+    ]
+    notes = _notes(report)
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    timing, memory = tables(report)
+    m = report["machine"]
+    lines = [
+        "# autograd_lite benchmark",
+        "",
+        f"`{report['command']}` on {report['created']}"
+        + (" (**--quick smoke run: the timings mean nothing**)" if report["quick"] else ""),
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}; {m['python']}; numpy "
+        f"{m['numpy']} with {m['blas']}; {m['threads']['blas_threads']} BLAS threads, PyTorch "
+        f"set to {m['threads']['torch_threads']} ({m['threads']['source']}).",
+        "",
+        f"Median time per unit over {report['repeats']} rounds, engines interleaved in each "
+        "round; the ratio is to numpy's median in the same run. Every engine's first step "
+        f"matched numpy's (loss, gradients, updated weights) to {TOLERANCE:g} before timing; "
+        f"{_load_text(report)}.",
+        "",
+        _markdown_table(timing),
+        "",
+        "Peak resident set (VmHWM on Linux), each workload and engine alone in a fresh process:",
+        "",
+        _markdown_table(memory),
+        "",
+        "Workloads:",
+        "",
+    ]
+    lines += [f"- **{w['name']}**: {w['what']}" for w in report["workloads"]]
+    notes = _notes(report)
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- command line
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m demos.benchmark",
+        description="autograd_lite against hand-written numpy (and PyTorch, HIPS autograd, "
+        "MyGrad where installed): median time per step, ratio to numpy, peak memory.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--only", choices=list(WORKLOADS), help="run this workload only")
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="comma-separated engines to run (numpy is always included); default: all",
+    )
+    parser.add_argument("--repeats", type=int, help="timed rounds (default 7, --quick 3)")
+    parser.add_argument(
+        "--threads", type=int, help="BLAS and torch threads (default: numpy's BLAS default)"
+    )
+    parser.add_argument(
+        "--memory",
+        choices=("all", "core", "none"),
+        help="engines whose peak memory is measured in fresh processes "
+        "(default: all; --quick: core = numpy and autograd_lite)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmark"), help="output folder")
+    parser.add_argument("--worker", nargs=2, metavar=("NAME", "ENGINE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown:
+        parser.error(f"unknown engines {unknown}; choose from {list(ENGINES)}")
+    args.engines = [e for e in ENGINES if e in engines or e == "numpy"]
+    if args.worker and (args.worker[0] not in WORKLOADS or args.worker[1] not in ENGINES):
+        parser.error(f"--worker NAME ENGINE: NAME in {list(WORKLOADS)}, ENGINE in {list(ENGINES)}")
+    args.repeats = args.repeats or (3 if args.quick else 7)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    args.memory = args.memory or ("core" if args.quick else "all")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parse_args(arguments)
+    threads = configure_threads(args.threads)
+    if args.worker:
+        print(json.dumps(run_worker(*args.worker, args.quick)))
+        return 0
+    names = [args.only] if args.only else list(WORKLOADS)
+    load_before = _load_average()
+    workloads = [
+        run_workload(
+            WORKLOADS[n](args.quick), args.engines, args.repeats, args.memory, args.threads
+        )
+        for n in names
+    ]
+    report = {
+        "command": " ".join(["python -m demos.benchmark", *arguments]),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "tolerance": TOLERANCE,
+        "engines": args.engines,
+        "machine": machine_info(threads),
+        "load_average": {"before": load_before, "after": _load_average()},
+        "workloads": workloads,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / "benchmark.md").write_text(render_markdown(report))
+    print(render_text(report))
+    print(f"\nwritten: {args.out / 'benchmark.json'}, {args.out / 'benchmark.md'}")
+    wrong = [w for w in workloads if w["engines"].get("autograd_lite", {}).get("status") == "wrong"]
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
