@@ -1,20 +1,54 @@
-"""The README's example, run as written."""
+"""The README's examples, run as written."""
 
 import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from autograd_lite import engine
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
-def test_readme_example_runs_and_matches_hand_derived_gradient(capsys):
-    code = re.search(r"## Ten lines\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
+def _example(heading: str) -> str:
+    return re.search(rf"## {re.escape(heading)}\n.*?```python\n(.*?)```", README, re.S).group(1)
+
+
+def _run(*headings: str) -> dict:
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
-    x, W, b, y = (namespace[k].data for k in ("x", "W", "b", "y"))
+    for heading in headings:
+        exec(compile(_example(heading), f"README.md ({heading})", "exec"), namespace)
+    return namespace
+
+
+def test_ten_line_example_matches_hand_derived_gradient(capsys):
+    ns = _run("Ten lines")
+    x, W, b, y = (ns[k].data for k in ("x", "W", "b", "y"))
     p = 1 / (1 + np.exp(-(x @ W + b)))
     delta = 2 * (p - y) * p * (1 - p) / y.size  # d mean((p-y)^2) / d(pre-activation)
-    np.testing.assert_allclose(namespace["W"].grad, x.T @ delta, rtol=1e-12)
-    np.testing.assert_allclose(namespace["b"].grad, delta.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(ns["W"].grad, x.T @ delta, rtol=1e-12)
+    np.testing.assert_allclose(ns["b"].grad, delta.sum(axis=0), rtol=1e-12)
     assert capsys.readouterr().out.strip()
+
+
+def test_lab_network_trains_and_its_graph_is_drawn_and_explained(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("graphviz")
+    monkeypatch.chdir(tmp_path)
+    try:
+        ns = _run("The lab network with `nn`", "Seeing the backward pass")
+    except Exception as exc:  # only a missing renderer may stop the drawing example
+        if type(exc).__name__ != "RendererNotFoundError":
+            raise
+        pytest.skip("no Graphviz renderer installed")
+    out = capsys.readouterr().out
+    assert "accuracy 100%" in out
+    assert "(matches)" in out  # explain's path sum equals .grad
+    assert (tmp_path / "lab_backward.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert ns["loss"].item() < 0.01
+
+
+def test_verify_your_own_op_example_passes_and_registers_the_op(monkeypatch):
+    monkeypatch.setattr(engine, "REGISTRY", dict(engine.REGISTRY))
+    _run("Verifying gradients: ours, and yours")
+    assert "swish" in engine.REGISTRY
