@@ -525,20 +525,72 @@ class Deep(Workload):
         return Runner(step, lambda: [x0.grad, w.grad, b.grad])
 
 
-class MLP(Workload):
+class _Classifier(Workload):
+    """A model made of layers that nn and torch.nn spell alike, trained by SGD on softmax
+    cross-entropy: one recipe builds both libraries' runners."""
+
+    lr = 0.01
+
+    def layers(self, lib: Any, dtype: Any) -> list:
+        raise NotImplementedError
+
+    def autograd_lite(self) -> Runner:
+        import nn
+
+        p = self.problem()
+        model = nn.Sequential(*self.layers(nn, np.float32))
+        params = list(model.parameters())
+        for q, n in zip(params, self.names):
+            q.data[...] = p[n]
+        optimizer = nn.optim.SGD(params, lr=self.lr)
+        runner = _sgd_runner(model, params, nn.CrossEntropyLoss(), optimizer, p["x"], p["y"])
+        runner.params = lambda: [q.data for q in params]
+        return runner
+
+    def torch(self) -> Runner:
+        torch = _torch()
+        p = self.problem()
+        model = torch.nn.Sequential(*self.layers(torch.nn, torch.float32))
+        params = _torch_load(torch, model, p, self.names)
+        optimizer = torch.optim.SGD(params, lr=self.lr)
+        x, y = torch.from_numpy(p["x"]), torch.from_numpy(p["y"])
+        return _sgd_runner(model, params, torch.nn.CrossEntropyLoss(), optimizer, x, y)
+
+
+def _sgd_runner(model: Any, params: list, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Runner:
+    def step() -> Any:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+
+class MLP(_Classifier):
     """784-256-128-10 ReLU MLP, softmax cross-entropy, batch 128, float32, SGD lr 0.01."""
 
     name = "mlp"
     what = "784-256-128-10 ReLU, softmax cross-entropy, batch 128, float32, SGD lr 0.01"
     names = ("W1", "b1", "W2", "b2", "W3", "b3")
     target_ratio = 1.15
-    lr = 0.01
     sizes = (784, 256, 128, 10)
     batch = 128
 
     def __init__(self, quick: bool = False) -> None:
         super().__init__(quick)
         self.steps, self.warmup = (3, 1) if quick else (100, 5)
+
+    def layers(self, lib: Any, dtype: Any) -> list:
+        n0, n1, n2, n3 = self.sizes
+        return [
+            lib.Linear(n0, n1, dtype=dtype),
+            lib.ReLU(),
+            lib.Linear(n1, n2, dtype=dtype),
+            lib.ReLU(),
+            lib.Linear(n2, n3, dtype=dtype),
+        ]
 
     def problem(self) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(SEED)
@@ -574,57 +626,6 @@ class MLP(Workload):
             return loss
 
         return Runner(step, lambda: last, lambda: params)
-
-    def autograd_lite(self) -> Runner:
-        import nn
-
-        p = self.problem()
-        x, y = p["x"], p["y"]
-        n0, n1, n2, n3 = self.sizes
-        f32 = np.float32
-        model = nn.Sequential(
-            nn.Linear(n0, n1, dtype=f32),
-            nn.ReLU(),
-            nn.Linear(n1, n2, dtype=f32),
-            nn.ReLU(),
-            nn.Linear(n2, n3, dtype=f32),
-        )
-        params = list(model.parameters())
-        for q, n in zip(params, self.names):
-            q.data[...] = p[n]
-        loss_fn = nn.CrossEntropyLoss()
-        optimizer = nn.optim.SGD(params, lr=self.lr)
-
-        def step() -> Any:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        return Runner(step, lambda: [q.grad for q in params], lambda: [q.data for q in params])
-
-    def torch(self) -> Runner:
-        torch = _torch()
-        tnn = torch.nn
-        p = self.problem()
-        x, y = torch.from_numpy(p["x"]), torch.from_numpy(p["y"])
-        n0, n1, n2, n3 = self.sizes
-        model = tnn.Sequential(
-            tnn.Linear(n0, n1), tnn.ReLU(), tnn.Linear(n1, n2), tnn.ReLU(), tnn.Linear(n2, n3)
-        )
-        params = _torch_load(torch, model, p, self.names)
-        loss_fn = tnn.CrossEntropyLoss()
-        optimizer = torch.optim.SGD(params, lr=self.lr)
-
-        def step() -> Any:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        return Runner(step, lambda: [q.grad for q in params], lambda: params)
 
     def autograd(self) -> Runner:
         import autograd
@@ -687,7 +688,7 @@ def _torch_load(torch: Any, model: Any, p: dict, names: tuple[str, ...]) -> list
     return params
 
 
-class Conv(Workload):
+class Conv(_Classifier):
     """Conv2d(1->8, 3x3) + ReLU + MaxPool2d(2) + Linear(1352->10), batch 64 of 28x28 float32,
     softmax cross-entropy, SGD lr 0.01."""
 
@@ -698,7 +699,6 @@ class Conv(Workload):
     )
     names = ("conv.weight", "conv.bias", "fc.weight", "fc.bias")
     target_ratio = 1.2
-    lr = 0.01
     batch, side, channels, kernel, classes = 64, 28, 8, 3, 10
 
     def __init__(self, quick: bool = False) -> None:
@@ -707,6 +707,15 @@ class Conv(Workload):
         self.conv_side = self.side - self.kernel + 1  # 26
         self.pooled = self.conv_side // 2  # 13
         self.features = self.channels * self.pooled**2  # 1352
+
+    def layers(self, lib: Any, dtype: Any) -> list:
+        return [
+            lib.Conv2d(1, self.channels, self.kernel, dtype=dtype),
+            lib.ReLU(),
+            lib.MaxPool2d(2),
+            lib.Flatten(),
+            lib.Linear(self.features, self.classes, dtype=dtype),
+        ]
 
     def problem(self) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(SEED)
@@ -763,59 +772,6 @@ class Conv(Workload):
             return loss
 
         return Runner(step, lambda: last, lambda: params)
-
-    def autograd_lite(self) -> Runner:
-        import nn
-
-        p = self.problem()
-        x, y = p["x"], p["y"]
-        f32 = np.float32
-        model = nn.Sequential(
-            nn.Conv2d(1, self.channels, self.kernel, dtype=f32),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(self.features, self.classes, dtype=f32),
-        )
-        params = list(model.parameters())
-        for q, n in zip(params, self.names):
-            q.data[...] = p[n]
-        loss_fn = nn.CrossEntropyLoss()
-        optimizer = nn.optim.SGD(params, lr=self.lr)
-
-        def step() -> Any:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        return Runner(step, lambda: [q.grad for q in params], lambda: [q.data for q in params])
-
-    def torch(self) -> Runner:
-        torch = _torch()
-        tnn = torch.nn
-        p = self.problem()
-        x, y = torch.from_numpy(p["x"]), torch.from_numpy(p["y"])
-        model = tnn.Sequential(
-            tnn.Conv2d(1, self.channels, self.kernel),
-            tnn.ReLU(),
-            tnn.MaxPool2d(2),
-            tnn.Flatten(),
-            tnn.Linear(self.features, self.classes),
-        )
-        params = _torch_load(torch, model, p, self.names)
-        loss_fn = tnn.CrossEntropyLoss()
-        optimizer = torch.optim.SGD(params, lr=self.lr)
-
-        def step() -> Any:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        return Runner(step, lambda: [q.grad for q in params], lambda: params)
 
     def autograd(self) -> Runner:
         import autograd
