@@ -280,6 +280,25 @@ def gradients(
     return tuple(results)
 
 
+def _cycle_collector_paused(fn: Callable) -> Callable:
+    """Run `fn` with Python's cycle collector off. The reverse pass makes no reference cycles,
+    so the collector has nothing to find there; its repeated scans of a large live graph cost
+    a third of the time on deep ones."""
+
+    @functools.wraps(fn)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return paused
+
+
+@_cycle_collector_paused
 def _backprop(
     roots: list[Tensor],
     root_grads: list[Any],
@@ -288,24 +307,6 @@ def _backprop(
     create_graph: bool,
 ) -> dict[Tensor, Any]:
     """Reverse pass shared by `backward` (inputs=None: fill leaf `.grad`) and `gradients`."""
-    # The reverse pass makes no reference cycles, so the cycle collector has nothing to find;
-    # pausing it saves its repeated scans of a large live graph (a third of the time on deep ones).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _reverse_pass(roots, root_grads, inputs, retain_graph, create_graph)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _reverse_pass(
-    roots: list[Tensor],
-    root_grads: list[Any],
-    inputs: list[Tensor] | None,
-    retain_graph: bool | None,
-    create_graph: bool,
-) -> dict[Tensor, Any]:
     global _grad_enabled
     if retain_graph is None:
         # Differentiating the gradient later walks the forward nodes again: keep them.
@@ -366,7 +367,7 @@ def _reverse_pass(
         for t, g in grads.items():
             if t._hooks:
                 g = _run_hooks(t, g)
-            if inputs is None:
+            if targets is None:
                 _accumulate(t, g, create_graph)
             elif t in targets:
                 found[t] = g
