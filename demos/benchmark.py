@@ -143,6 +143,35 @@ def _sgd(params: list, grads: list, lr: float) -> None:
         p -= lr * g
 
 
+def _hips_sgd_runner(
+    autograd: Any, loss_of: Callable, params: list, lr: float, inputs: Callable = tuple
+) -> Runner:
+    """HIPS autograd: value_and_grad of `loss_of(params, *inputs())`, then plain SGD."""
+    value_and_grad = autograd.value_and_grad(loss_of)
+    last: list = []
+
+    def step() -> Any:
+        loss, last[:] = value_and_grad(params, *inputs())
+        _sgd(params, last, lr)
+        return loss
+
+    return Runner(step, lambda: last, lambda: params)
+
+
+def _mygrad_sgd_runner(mg: Any, loss_of: Callable, params: list, lr: float) -> Runner:
+    """MyGrad: backward from `loss_of()`, then plain SGD on its tensors in place."""
+
+    def step() -> Any:
+        loss = loss_of()
+        loss.backward()
+        with mg.no_autodiff:
+            for q in params:
+                q -= lr * q.grad
+        return loss
+
+    return Runner(step, lambda: [q.grad for q in params], lambda: params)
+
+
 # ---------------------------------------------------------------- workloads
 class Workload:
     """A model and its data, written once per engine. Subclasses define the sizes, `problem()`
@@ -292,15 +321,7 @@ class Lab(Workload):
             a3 = expit(anp.dot(a2, W3) + b3)
             return anp.sum((a3 - y) ** 2) / (2 * m)
 
-        value_and_grad = autograd.value_and_grad(loss_of)
-        last: list = []
-
-        def step() -> Any:
-            loss, last[:] = value_and_grad(params)
-            _sgd(params, last, lr)
-            return loss
-
-        return Runner(step, lambda: last, lambda: params)
+        return _hips_sgd_runner(autograd, loss_of, params, lr)
 
     def mygrad(self) -> Runner:
         import mygrad as mg
@@ -312,18 +333,13 @@ class Lab(Workload):
         W1, b1, W2, b2, W3, b3 = params
         m, lr = len(x), self.lr
 
-        def step() -> Any:
+        def loss_of() -> Any:
             a1 = sigmoid(mg.matmul(x, W1) + b1)
             a2 = sigmoid(mg.matmul(a1, W2) + b2)
             a3 = sigmoid(mg.matmul(a2, W3) + b3)
-            loss = mg.sum((a3 - y) ** 2) / (2 * m)
-            loss.backward()
-            with mg.no_autodiff:
-                for q in params:
-                    q -= lr * q.grad
-            return loss
+            return mg.sum((a3 - y) ** 2) / (2 * m)
 
-        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+        return _mygrad_sgd_runner(mg, loss_of, params, lr)
 
 
 class Overhead(Workload):
@@ -645,15 +661,7 @@ class MLP(_Classifier):
             z = anp.dot(a2, W3.T) + b3
             return anp.mean(logsumexp(z, axis=1) - z[rows, y])
 
-        value_and_grad = autograd.value_and_grad(loss_of)
-        last: list = []
-
-        def step() -> Any:
-            loss, last[:] = value_and_grad(params)
-            _sgd(params, last, lr)
-            return loss
-
-        return Runner(step, lambda: last, lambda: params)
+        return _hips_sgd_runner(autograd, loss_of, params, lr)
 
     def mygrad(self) -> Runner:
         import mygrad as mg
@@ -666,17 +674,12 @@ class MLP(_Classifier):
         W1, b1, W2, b2, W3, b3 = params
         lr = self.lr
 
-        def step() -> Any:
+        def loss_of() -> Any:
             a1 = relu(mg.matmul(x, W1.T) + b1)
             a2 = relu(mg.matmul(a1, W2.T) + b2)
-            loss = softmax_crossentropy(mg.matmul(a2, W3.T) + b3, y)
-            loss.backward()
-            with mg.no_autodiff:
-                for q in params:
-                    q -= lr * q.grad
-            return loss
+            return softmax_crossentropy(mg.matmul(a2, W3.T) + b3, y)
 
-        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+        return _mygrad_sgd_runner(mg, loss_of, params, lr)
 
 
 def _torch_load(torch: Any, model: Any, p: dict, names: tuple[str, ...]) -> list:
@@ -795,16 +798,8 @@ class Conv(_Classifier):
             z = anp.dot(flat, Wf.T) + bf
             return anp.mean(logsumexp(z, axis=1) - z[rows, y])
 
-        value_and_grad = autograd.value_and_grad(loss_of)
-        last: list = []
-
-        def step() -> Any:
-            # x is data, not differentiated: its im2col is plain numpy, as in the baseline.
-            loss, last[:] = value_and_grad(params, self.im2col(x))
-            _sgd(params, last, lr)
-            return loss
-
-        return Runner(step, lambda: last, lambda: params)
+        # x is data, not differentiated: its im2col is plain numpy, as in the baseline.
+        return _hips_sgd_runner(autograd, loss_of, params, lr, lambda: (self.im2col(x),))
 
     def mygrad(self) -> Runner:
         import mygrad as mg
@@ -819,17 +814,12 @@ class Conv(_Classifier):
         n, c = self.batch, self.channels
         lr = self.lr
 
-        def step() -> Any:
+        def loss_of() -> Any:
             a = relu(conv_nd(x, Wc, stride=(1, 1)) + mg.reshape(bc, (1, c, 1, 1)))
             flat = mg.reshape(max_pool(a, (2, 2), (2, 2)), (n, -1))
-            loss = softmax_crossentropy(mg.matmul(flat, Wf.T) + bf, y)
-            loss.backward()
-            with mg.no_autodiff:
-                for q in params:
-                    q -= lr * q.grad
-            return loss
+            return softmax_crossentropy(mg.matmul(flat, Wf.T) + bf, y)
 
-        return Runner(step, lambda: [q.grad for q in params], lambda: params)
+        return _mygrad_sgd_runner(mg, loss_of, params, lr)
 
 
 WORKLOADS: dict[str, type[Workload]] = {w.name: w for w in (Lab, Overhead, Deep, MLP, Conv)}
