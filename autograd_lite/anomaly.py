@@ -37,28 +37,27 @@ class detect_anomaly(contextlib.ContextDecorator):
         self._created_at.clear()
 
     def on_forward(self, out: Tensor) -> None:
-        node = out._node
-        where = self._created_at[node] = user_location()
+        where = self._created_at[out] = user_location()
         if _finite(out.data):
             return
-        bad = [i for i, x in enumerate(node.arrays) if not _finite(x)]
+        arrays = [x.data if isinstance(x, Tensor) else x for x in out._inputs]
+        bad = [i for i, x in enumerate(arrays) if not _finite(x)]
         cause = (
             f"its input #{bad[0]} already held NaN/Inf"
             if bad
             else "all of its inputs were finite, so this op is where it started"
         )
-        shapes = ", ".join(str(np.shape(x)) for x in node.arrays)
+        shapes = ", ".join(str(np.shape(x)) for x in arrays)
         raise FloatingPointError(
-            f"{node.op.name}: output holds {_kinds(out.data)} ({cause}); input shapes {shapes} "
+            f"{out._op.name}: output holds {_kinds(out.data)} ({cause}); input shapes {shapes} "
             f"({where})"
         )
 
     def on_backward(self, t: Tensor, i: int, g) -> None:
         if not _finite(g.data if isinstance(g, Tensor) else g):
-            node = t._node
             raise FloatingPointError(
-                f"{node.op.name}: backward produced {_kinds(g)} in the gradient of input #{i} "
-                f"(op created at {self._created_at.get(node, 'an unknown line')})"
+                f"{t._op.name}: backward produced {_kinds(g)} in the gradient of input #{i} "
+                f"(op created at {self._created_at.get(t, 'an unknown line')})"
             )
 
 

@@ -10,7 +10,9 @@ import numpy as np
 
 from .tensor import ArrayLike, Tensor, _shape_arg
 
-_rng = np.random.default_rng()
+# Made on first use: importing numpy.random costs ~6 MB of memory that a program without
+# random tensors need not pay.
+_rng: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> None:
@@ -21,7 +23,10 @@ def manual_seed(seed: int) -> None:
 
 def generator(rng: np.random.Generator | int | None = None) -> np.random.Generator:
     """`rng` as a Generator: itself, a new one from a seed, or the module generator for None."""
+    global _rng
     if rng is None:
+        if _rng is None:
+            _rng = np.random.default_rng()
         return _rng
     if isinstance(rng, np.random.Generator):
         return rng

@@ -13,12 +13,13 @@ import gc
 import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
 from .errors import op_error, shape_of
-from .tensor import Tensor, _make
+from .tensor import Tensor, _make, _new
 
 _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
 _observers: list = []  # active Tape and detect_anomaly contexts; empty on the fast path
@@ -118,29 +119,17 @@ def primitive(forward: Callable) -> Callable:
     return op
 
 
-class Node:
-    """One recorded op: what its VJP needs (inputs as given, their arrays, parameters)."""
-
-    __slots__ = ("op", "inputs", "arrays", "params", "seq")
-
-    def __init__(self, op: Primitive, inputs: tuple, arrays: list, params: dict) -> None:
-        self.op = op
-        self.inputs = inputs
-        self.arrays = arrays
-        self.params = params or _NO_PARAMS
-        self.seq = _next_seq()
-
-
 def apply(prim: Primitive, args: tuple, params: dict) -> Tensor:
-    """Run `prim` on the arrays inside `args`; record a node if any input requires grad."""
+    """Run `prim` on the arrays inside `args`; if any input requires grad (and grad mode is on),
+    the output is recorded as a node on the tape: it keeps the op, the inputs and the parameters
+    that its VJP needs."""
     arrays = []
     requires_grad = False
     for a in args:
         if isinstance(a, Tensor):
-            arrays.append(a.data)
             requires_grad = requires_grad or a.requires_grad
-        else:
-            arrays.append(a)
+            a = a.data
+        arrays.append(a)
     try:
         data = prim.forward(*arrays, **params)
     except (ValueError, TypeError, IndexError) as exc:
@@ -149,7 +138,17 @@ def apply(prim: Primitive, args: tuple, params: dict) -> Tensor:
         data = np.asarray(data)
     if not (requires_grad and _grad_enabled):
         return _make(data)
-    out = _make(data, Node(prim, args, tuple(arrays), params))
+    # The node is the output tensor itself; its slots are filled here, inline, because this is
+    # the hot path of every recorded op.
+    out = _new(Tensor)
+    out.data = data
+    out.requires_grad = True
+    out.grad = out.name = out._hooks = None
+    out._retains_grad = False
+    out._op = prim
+    out._inputs = args
+    out._params = params or _NO_PARAMS
+    out._seq = _next_seq()
     if _observers:
         for observer in _observers:
             observer.on_forward(out)
@@ -219,9 +218,8 @@ class Tape:
     def __repr__(self) -> str:
         rows = [("#", "op", "inputs", "output")]
         for out in self.outputs:
-            node = out._node
-            inputs = ", ".join(_describe(a) for a in node.inputs) if node.inputs else "(freed)"
-            rows.append((str(node.seq), node.op.name, inputs, _describe(out)))
+            inputs = ", ".join(_describe(a) for a in out._inputs) if out._inputs else "(freed)"
+            rows.append((str(out._seq), out._op.name, inputs, _describe(out)))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [f"Tape with {len(self.outputs)} ops"]
         lines += [
@@ -232,7 +230,7 @@ class Tape:
 
 def _describe(value: Any) -> str:
     if isinstance(value, Tensor):
-        label = value.name or ("" if value._node is None else f"#{value._node.seq}")
+        label = value.name or ("" if value._op is None else f"#{value._seq}")
         return f"{label}{shape_of(value)}" if label else shape_of(value)
     return repr(value) if np.isscalar(value) else shape_of(value)
 
@@ -306,69 +304,93 @@ def _backprop(
     retain_graph: bool | None,
     create_graph: bool,
 ) -> dict[Tensor, Any]:
-    """Reverse pass shared by `backward` (inputs=None: fill leaf `.grad`) and `gradients`."""
+    """Reverse pass shared by `backward` (inputs=None: fill leaf `.grad`) and `gradients`.
+
+    Nodes are visited latest tape position first, from a heap of the nodes that have received
+    a gradient and not yet passed it on. Every consumer of a node comes later on the tape, so
+    a node's gradient is complete when it leaves the heap. The heap holds only that frontier
+    (one node for a chain), and a node is released as soon as it is used, so the reverse pass
+    needs no list of the whole graph.
+    """
     global _grad_enabled
     if retain_graph is None:
         # Differentiating the gradient later walks the forward nodes again: keep them.
         retain_graph = create_graph
     grads: dict[Tensor, Any] = {}
+    frontier: list[tuple[int, Tensor]] = []
     for root, g in zip(roots, root_grads):
         g = _seed(root, g, create_graph)
-        grads[root] = grads[root] + g if root in grads else g
-    order = _reverse_tape_order(roots)
+        if root in grads:
+            grads[root] = grads[root] + g
+        else:
+            grads[root] = g
+            if root._op is not None:
+                heappush(frontier, (-root._seq, root))
     targets = None if inputs is None else set(inputs)
-    wanted = None if targets is None else _on_path_to(order, targets)
+    wanted = None if targets is None else _on_path_to(roots, targets)
+    # Leaf gradients handed out without a copy in this pass; a second leaf gets a copy.
+    handed = {id(g) for g in grads.values()}
     found: dict[Tensor, Any] = {}
     checkers = [o for o in _observers if hasattr(o, "on_backward")] if _observers else ()
 
     previous, _grad_enabled = _grad_enabled, create_graph
     try:
-        for t in order:
-            g = grads.pop(t, None)
-            if g is None or (wanted is not None and t not in wanted):
+        while frontier:
+            t = heappop(frontier)[1]
+            g = grads.pop(t)
+            args = t._inputs
+            if args is None:
+                raise RuntimeError(
+                    f"backward: the graph through {t._op.name} (tape #{t._seq}) was already "
+                    "freed by an earlier backward(); pass retain_graph=True to the first "
+                    "backward() if you need to go through the same graph twice"
+                )
+            if wanted is not None and t not in wanted:
                 continue
             if t._hooks:
                 g = _run_hooks(t, g)
             if targets is None:
                 if t._retains_grad:
-                    _accumulate(t, g, create_graph)
+                    _accumulate(t, g, create_graph, handed)
             elif t in targets:
                 found[t] = g
-            node = t._node
-            vjps = node.op.vjps
+            vjps = t._op.vjps
             if vjps is None:
                 raise NotImplementedError(
-                    f"backward: {node.op.name} has no VJP; register one with "
-                    f"{node.op.name}.defvjp(...)"
+                    f"backward: {t._op.name} has no VJP; register one with {t._op.name}.defvjp(...)"
                 )
-            out, args, params = (
-                (t, node.inputs, node.params)
-                if create_graph
-                else (t.data, node.arrays, node.params)
-            )
-            for i, x in enumerate(node.inputs):
+            if create_graph:
+                out, arrays = t, args
+            else:
+                out, arrays = t.data, [x.data if isinstance(x, Tensor) else x for x in args]
+            for i, x in enumerate(args):
                 if not (isinstance(x, Tensor) and x.requires_grad):
                     continue
                 if wanted is not None and x not in wanted:
                     continue
-                gx = vjps[i](g, out, *args, **params)
+                gx = vjps[i](g, out, *arrays, **t._params)
                 if gx is None:
                     continue
                 if checkers:
                     for checker in checkers:
                         checker.on_backward(t, i, gx)
                 if gx.shape != x.data.shape:
-                    gx = _sum_back(gx, x, node, i)
+                    gx = _sum_back(gx, x, t, i)
                 previous_gx = grads.get(x)
-                grads[x] = gx if previous_gx is None else previous_gx + gx
+                if previous_gx is None:
+                    grads[x] = gx
+                    if x._op is not None:
+                        heappush(frontier, (-x._seq, x))
+                else:
+                    grads[x] = previous_gx + gx
             if not retain_graph:
-                node.inputs = node.arrays = None
+                t._inputs = None
         # What is left in `grads` belongs to leaves: their gradients are complete now.
         for t, g in grads.items():
             if t._hooks:
                 g = _run_hooks(t, g)
             if targets is None:
-                _accumulate(t, g, create_graph)
+                _accumulate(t, g, create_graph, handed)
             elif t in targets:
                 found[t] = g
     finally:
@@ -376,14 +398,14 @@ def _backprop(
     return found
 
 
-def _sum_back(gx: Any, x: Tensor, node: Node, i: int) -> Any:
+def _sum_back(gx: Any, x: Tensor, t: Tensor, i: int) -> Any:
     """Sum a broadcast gradient back to its input's shape; a shape that broadcasting cannot
     explain is a bug in the op's VJP, so name it."""
     try:
         return sum_to(gx, shape=x.data.shape)
     except ValueError:
         raise RuntimeError(
-            f"backward: the VJP of {node.op.name} returned a gradient of shape {tuple(gx.shape)} "
+            f"backward: the VJP of {t._op.name} returned a gradient of shape {tuple(gx.shape)} "
             f"for input #{i} of shape {x.shape}; it must be that shape or broadcast from it"
         ) from None
 
@@ -422,44 +444,31 @@ def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return ones
 
 
-def _reverse_tape_order(roots: list[Tensor]) -> list[Tensor]:
-    """Non-leaf tensors reachable from `roots`, latest op first. Iterative: depth is unbounded."""
-    seen = set()
-    stack = []
-    for root in roots:
-        if root._node is not None and root not in seen:
-            seen.add(root)
-            stack.append(root)
-    found = []
+def _on_path_to(roots: list[Tensor], targets: set[Tensor]) -> set[Tensor]:
+    """Tensors on a path from a root down to some target: `gradients()` sends gradients along
+    these only. Iterative: depth is unbounded."""
+    seen = set(roots)
+    stack = list(roots)
+    nodes = []
     while stack:
         t = stack.pop()
-        node = t._node
-        if node.inputs is None:
-            raise RuntimeError(
-                f"backward: the graph through {node.op.name} (tape #{node.seq}) was already "
-                "freed by an earlier backward(); pass retain_graph=True to the first backward() "
-                "if you need to go through the same graph twice"
-            )
-        found.append((node.seq, t))
-        for x in node.inputs:
-            if isinstance(x, Tensor) and x._node is not None and x not in seen:
+        if t._inputs is None:  # a leaf, or a node freed by an earlier backward()
+            continue
+        nodes.append(t)
+        for x in t._inputs:
+            if isinstance(x, Tensor) and x not in seen:
                 seen.add(x)
                 stack.append(x)
-    found.sort(key=_first, reverse=True)
-    return [t for _, t in found]
-
-
-def _first(pair: tuple) -> Any:
-    return pair[0]
-
-
-def _on_path_to(order: list[Tensor], targets: set[Tensor]) -> set[Tensor]:
-    """Tensors with a path to some target: `gradients()` sends gradients along these only."""
+    nodes.sort(key=_tape_position)
     on_path = set(targets)
-    for t in reversed(order):  # forward order: parents before children
-        if any(isinstance(x, Tensor) and x in on_path for x in t._node.inputs):
+    for t in nodes:  # forward order: inputs before the ops that use them
+        if any(isinstance(x, Tensor) and x in on_path for x in t._inputs):
             on_path.add(t)
     return on_path
+
+
+def _tape_position(t: Tensor) -> int:
+    return t._seq
 
 
 def _run_hooks(t: Tensor, g: Any) -> Any:
@@ -470,18 +479,36 @@ def _run_hooks(t: Tensor, g: Any) -> Any:
     return g
 
 
-def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
     """Add `g` to `t.grad` in t's dtype; as in PyTorch, leaf gradients add up across calls."""
     if create_graph:
         if not isinstance(g, Tensor):
             g = _make(np.asarray(g))
         if g.data.dtype != t.data.dtype:
             g = g.astype(t.data.dtype)
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is not None:
+        t.grad = t.grad + np.asarray(g, dtype=t.data.dtype)  # a fresh sum
+    elif _owned(g, t.data.dtype) and id(g) not in handed and not t._hooks:
+        t.grad = g
+        handed.add(id(g))
     else:
-        # A fresh C-ordered array: the VJP may have returned a view shared with another leaf's
-        # gradient, or a transposed one (W in x @ W.T) on which in-place updates run ~6x slower.
-        g = np.array(g, dtype=t.data.dtype, order="C")
-    t.grad = g if t.grad is None else t.grad + g
+        # A copy: the array may be a view, shared with another leaf (add passes g to both
+        # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
+        # updates on an F-ordered gradient run ~6x slower).
+        t.grad = np.array(g, dtype=t.data.dtype, order="C")
+
+
+def _owned(g: Any, dtype: np.dtype) -> bool:
+    """A C-ordered, writeable array of `dtype` that owns its memory: safe to keep as `.grad`."""
+    flags = getattr(g, "flags", None)
+    return (
+        flags is not None
+        and flags.owndata
+        and flags.c_contiguous
+        and flags.writeable
+        and g.dtype == dtype
+    )
 
 
 # ops are built on this module, so the one op the engine itself needs is imported last.

@@ -17,9 +17,26 @@ class Tensor:
     `data` is the numpy array; `grad` is filled by `backward()` for leaves that require grad
     (an ndarray, or a Tensor with its own graph after `backward(create_graph=True)`).
     Operators and methods follow numpy semantics (broadcasting, `axis=`, `keepdims=`).
+
+    A tensor made by an op is also that op's node on the tape (as in micrograd): `_op` is the
+    primitive, `_inputs` its arguments as passed (None once backward() has freed them),
+    `_params` its keyword parameters and `_seq` its position on the tape. Leaves have `_op`
+    None. One object per op rather than a tensor plus a node halves what the cycle collector
+    has to scan in a long forward pass.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "name", "_node", "_hooks", "_retains_grad")
+    __slots__ = (
+        "data",
+        "requires_grad",
+        "grad",
+        "name",
+        "_hooks",
+        "_retains_grad",
+        "_op",
+        "_inputs",
+        "_params",
+        "_seq",
+    )
     # numpy must hand `ndarray + Tensor` to our reflected operators instead of looping over us.
     __array_ufunc__ = None
     # `==` is elementwise, so identity hashing has to be restored by hand (graph walks key on it).
@@ -44,9 +61,9 @@ class Tensor:
         self.requires_grad = requires_grad
         self.grad = None
         self.name = name
-        self._node = None
         self._hooks = None
         self._retains_grad = False
+        self._op = self._inputs = self._params = self._seq = None
 
     # ----------------------------------------------------------------- attributes
     @property
@@ -72,12 +89,12 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by an op on the tape."""
-        return self._node is None
+        return self._op is None
 
     @property
     def op(self) -> str | None:
         """Name of the op that made this tensor (`None` for leaves)."""
-        return None if self._node is None else self._node.op.name
+        return None if self._op is None else self._op.name
 
     def numpy(self) -> np.ndarray:
         return self.data
@@ -108,8 +125,8 @@ class Tensor:
         extras = []
         if self.data.dtype != np.float64 and self.data.dtype.kind == "f":
             extras.append(f"dtype={self.data.dtype}")
-        if self._node is not None:
-            extras.append(f"op={self._node.op.name}")
+        if self._op is not None:
+            extras.append(f"op={self._op.name}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         if self.name is not None:
@@ -136,7 +153,7 @@ class Tensor:
         return _make(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if self._node is not None and not requires_grad:
+        if self._op is not None and not requires_grad:
             raise RuntimeError(
                 f"requires_grad_: this tensor was made by {self.op} and is part of a graph; "
                 "use .detach() to get a tensor that does not require grad"
@@ -343,15 +360,12 @@ class RemovableHandle:
 _new = object.__new__
 
 
-def _make(data: np.ndarray, node: Any = None) -> Tensor:
-    """Wrap an ndarray without copying or checks: the constructor ops use on the hot path."""
+def _make(data: np.ndarray) -> Tensor:
+    """Wrap an ndarray as a leaf that does not require grad, without copying or checks."""
     t = _new(Tensor)
     t.data = data
-    t.requires_grad = node is not None
-    t.grad = None
-    t.name = None
-    t._node = node
-    t._hooks = None
+    t.requires_grad = False
+    t.grad = t.name = t._hooks = t._op = t._inputs = t._params = t._seq = None
     t._retains_grad = False
     return t
 

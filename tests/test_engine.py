@@ -2,6 +2,7 @@
 rules, higher-order gradients, hooks, grad mode, dtypes, broadcasting and error messages."""
 
 import inspect
+import weakref
 
 import numpy as np
 import pytest
@@ -76,6 +77,54 @@ def test_non_leaf_grads_are_freed_unless_retained():
     assert h.grad is None
     np.testing.assert_array_equal(kept.grad, [1.0, 1.0])
     np.testing.assert_array_equal(x.grad, 18 * x.data)
+
+
+def test_leaf_gradients_never_share_memory_with_each_other_or_the_caller():
+    # add hands the same upstream array to both inputs, and backward(grad) to the root's
+    # inputs; each leaf must still own its gradient, since optimizers update it in place.
+    x = al.tensor([1.0, 2.0], requires_grad=True)
+    y = al.tensor([3.0, 4.0], requires_grad=True)
+    upstream = np.array([1.0, 1.0])
+    (x + y).backward(upstream)
+    assert not np.shares_memory(x.grad, y.grad)
+    assert not np.shares_memory(x.grad, upstream)
+    x.grad += 1  # in place, as weight decay does
+    np.testing.assert_array_equal(y.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(upstream, [1.0, 1.0])
+
+
+def test_a_gradient_a_hook_keeps_is_not_the_leafs_own():
+    x = al.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(seen.append)
+    (x * 2).sum().backward()
+    x.grad *= 0  # optimizers and zero_grad(set_to_none=False) write .grad in place
+    np.testing.assert_array_equal(seen[0], [2.0, 2.0])
+
+
+def test_leaf_gradients_are_c_ordered_and_writeable():
+    x = al.tensor(np.ones((2, 3)), requires_grad=True)
+    W = al.tensor(np.ones((4, 3)), requires_grad=True)
+    (x @ W.T).sum().backward()  # W's VJP is a transposed (F-ordered) product
+    for g in (x.grad, W.grad):
+        assert g.flags.c_contiguous and g.flags.writeable and g.flags.owndata
+
+
+def test_backward_releases_each_node_once_it_is_used():
+    # The reverse pass holds only its frontier, so a deep graph is given back as it is walked.
+    x = al.tensor([0.5], requires_grad=True)
+    a = x * 2
+    b = (a * 1.0).tanh()
+    watch = weakref.ref(b.data)  # Tensors have no weakref slot (memory); arrays do
+    y = b
+    for _ in range(3):
+        y = y * 1.0
+    del b
+    released = []
+    a.register_hook(lambda g: released.append(watch() is None))
+    assert watch() is not None  # the graph holds b until backward
+    y.sum().backward()
+    assert released == [True]  # b was gone by the time a's gradient was complete
 
 
 def test_second_backward_through_a_freed_graph_explains_retain_graph():

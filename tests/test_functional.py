@@ -61,7 +61,7 @@ def test_vjp_is_the_cotangent_times_the_jacobian(x, u):
     (pulled,) = pullback(u.data)
     np.testing.assert_allclose(pulled, u.data @ _tanh_layer_jacobian(x.data))
     (again,) = pullback(2 * u.data)  # the graph is kept: the pullback can be called again
-    np.testing.assert_allclose(again, 2 * pulled)
+    np.testing.assert_allclose(again, 2 * pulled, atol=1e-300)  # subnormal u: rounding
 
 
 @given(tensors(shape=(3,)), tensors(shape=(3,)))

@@ -178,17 +178,16 @@ def _route(link: tuple | None, g: np.ndarray, named: dict[Tensor, str]) -> Route
     steps = []
     while link is not None:
         link, t, i, gx = link
-        node = t._node
-        x = node.inputs[i]
+        x = t._inputs[i]
         local = None
         if t.size == 1 and x.size == 1:
             one = send(t, i, np.ones(t.shape, t.dtype))
             local = 0.0 if one is None else float(one.reshape(-1)[0])
-        prim = node.op
+        prim = t._op
         steps.append(
             Step(
                 prim.name,
-                node.seq,
+                t._seq,
                 input_name(prim, i),
                 input_rule(prim, i),
                 named[t],

@@ -66,7 +66,6 @@ def _signature_ids(graph: Graph) -> np.ndarray:
     known: dict[tuple, int] = {}
     ids = np.empty(len(graph.ops), np.int64)
     for k, t in enumerate(graph.ops):
-        node = t._node
         inputs = []
         for x in graph.inputs(t):
             if not isinstance(x, Tensor):
@@ -75,7 +74,7 @@ def _signature_ids(graph: Graph) -> np.ndarray:
                 inputs.append(("op", k - position[x]))
             else:
                 inputs.append(("leaf", x.shape, x.requires_grad))
-        params = params_text(node.params) if node.params else ""
-        signature = (node.op.name, params, t.shape, t.dtype.str, *inputs)
+        params = params_text(t._params) if t._params else ""
+        signature = (t._op.name, params, t.shape, t.dtype.str, *inputs)
         ids[k] = known.setdefault(signature, len(known))
     return ids

@@ -35,7 +35,7 @@ class Graph:
 
     def inputs(self, t: Tensor) -> tuple:
         """The inputs of the op that made `t`, as passed (Tensors and constants)."""
-        return t._node.inputs or ()
+        return t._inputs or ()
 
 
 def walk(root: Tensor) -> Graph:
@@ -48,30 +48,29 @@ def walk(root: Tensor) -> Graph:
     freed = False
     while stack:
         t = stack.pop()
-        node = t._node
-        if node is None:
+        if t._op is None:
             continue
         ops.append(t)
-        if node.inputs is None:
+        if t._inputs is None:
             freed = True
             continue
-        for x in node.inputs:
+        for x in t._inputs:
             if isinstance(x, Tensor) and x not in seen:
                 seen.add(x)
                 stack.append(x)
     ops.sort(key=_seq)
-    leaves = [root] if root._node is None else []
+    leaves = [root] if root._op is None else []
     used = set()
     for t in ops:
-        for x in t._node.inputs or ():
-            if isinstance(x, Tensor) and x._node is None and x not in used:
+        for x in t._inputs or ():
+            if isinstance(x, Tensor) and x._op is None and x not in used:
                 used.add(x)
                 leaves.append(x)
     return Graph(root, ops, leaves, freed)
 
 
 def _seq(t: Tensor) -> int:
-    return t._node.seq
+    return t._seq
 
 
 def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tensor, str]:
@@ -87,7 +86,7 @@ def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tens
             name, unnamed = f"leaf{unnamed}", unnamed + 1
         found[t] = name
     for t in graph.ops:
-        found[t] = by_id.get(id(t)) or t.name or f"#{t._node.seq}"
+        found[t] = by_id.get(id(t)) or t.name or f"#{t._seq}"
     return found
 
 
@@ -130,15 +129,14 @@ def send(t: Tensor, i: int, g: np.ndarray) -> np.ndarray | None:
     """The gradient the op that made `t` sends to its input i, given `t`'s gradient `g`: the
     engine's arithmetic (that input's VJP rule, summed back to the input's shape). Call it
     under `no_grad()`."""
-    node = t._node
-    rules = node.op.vjps
+    rules = t._op.vjps
     if rules is None:
         raise NotImplementedError(
-            f"viz: {node.op.name} has no VJP; register one with {node.op.name}.defvjp(...)"
+            f"viz: {t._op.name} has no VJP; register one with {t._op.name}.defvjp(...)"
         )
-    x = node.inputs[i]
-    arrays = [a.data if isinstance(a, Tensor) else a for a in node.inputs]
-    gx = rules[i](g, t.data, *arrays, **node.params)
+    x = t._inputs[i]
+    arrays = [a.data if isinstance(a, Tensor) else a for a in t._inputs]
+    gx = rules[i](g, t.data, *arrays, **t._params)
     if gx is None:
         return None
     gx = np.asarray(gx)
