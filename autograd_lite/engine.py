@@ -278,25 +278,6 @@ def gradients(
     return tuple(results)
 
 
-def _cycle_collector_paused(fn: Callable) -> Callable:
-    """Run `fn` with Python's cycle collector off. The reverse pass makes no reference cycles,
-    so the collector has nothing to find there; its repeated scans of a large live graph cost
-    a third of the time on deep ones."""
-
-    @functools.wraps(fn)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if collecting:
-                gc.enable()
-
-    return paused
-
-
-@_cycle_collector_paused
 def _backprop(
     roots: list[Tensor],
     root_grads: list[Any],
@@ -311,6 +292,10 @@ def _backprop(
     a node's gradient is complete when it leaves the heap. The heap holds only that frontier
     (one node for a chain), and a node is released as soon as it is used, so the reverse pass
     needs no list of the whole graph.
+
+    Python's cycle collector is paused meanwhile: the reverse pass makes no reference cycles,
+    so it would find nothing, and its repeated scans of a large live graph cost a third of
+    the time on deep ones.
     """
     global _grad_enabled
     if retain_graph is None:
@@ -318,8 +303,10 @@ def _backprop(
         retain_graph = create_graph
     grads: dict[Tensor, Any] = {}
     frontier: list[tuple[int, Tensor]] = []
+    handed: set[int] = set()  # leaf gradients kept without a copy; a second leaf gets a copy
     for root, g in zip(roots, root_grads):
         g = _seed(root, g, create_graph)
+        handed.add(id(g))  # the caller's array, or the shared ones
         if root in grads:
             grads[root] = grads[root] + g
         else:
@@ -328,12 +315,12 @@ def _backprop(
                 heappush(frontier, (-root._seq, root))
     targets = None if inputs is None else set(inputs)
     wanted = None if targets is None else _on_path_to(roots, targets)
-    # Leaf gradients handed out without a copy in this pass; a second leaf gets a copy.
-    handed = {id(g) for g in grads.values()}
     found: dict[Tensor, Any] = {}
     checkers = [o for o in _observers if hasattr(o, "on_backward")] if _observers else ()
 
     previous, _grad_enabled = _grad_enabled, create_graph
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         while frontier:
             t = heappop(frontier)[1]
@@ -363,12 +350,13 @@ def _backprop(
                 out, arrays = t, args
             else:
                 out, arrays = t.data, [x.data if isinstance(x, Tensor) else x for x in args]
+            params = t._params
             for i, x in enumerate(args):
                 if not (isinstance(x, Tensor) and x.requires_grad):
                     continue
                 if wanted is not None and x not in wanted:
                     continue
-                gx = vjps[i](g, out, *arrays, **t._params)
+                gx = vjps[i](g, out, *arrays, **params) if params else vjps[i](g, out, *arrays)
                 if gx is None:
                     continue
                 if checkers:
@@ -395,6 +383,8 @@ def _backprop(
                 found[t] = g
     finally:
         _grad_enabled = previous
+        if collecting:
+            gc.enable()
     return found
 
 

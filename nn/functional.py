@@ -46,8 +46,7 @@ def _linear(x: Array, weight: Tensor, bias: Tensor | None, who: object) -> Tenso
     if not shape or shape[-1] != expected:
         found = "is a scalar" if not shape else f"has {shape[-1]} features in its last axis"
         raise input_error(f"{who}: input of shape {shape} {found}, expected {expected}")
-    y = ops.matmul(x, ops.transpose(weight))
-    return y if bias is None else ops.add(y, bias)
+    return ops.linear(x, weight, bias)
 
 
 def sigmoid(x: Array) -> Tensor:

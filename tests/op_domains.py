@@ -145,6 +145,16 @@ def _matmul(draw, dtype):
 
 
 @st.composite
+def _linear(draw, dtype):
+    batch = draw(st.lists(st.integers(1, 3), max_size=2).map(tuple))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = draw(arrays(dtype, "real", (*batch, n_in)))
+    w = draw(arrays(dtype, "real", (n_out, n_in)))
+    b = draw(st.none() | arrays(dtype, "real", (n_out,)))
+    return Case((x, w, b), {})
+
+
+@st.composite
 def _reshape(draw, dtype):
     x = draw(arrays(dtype))
     shape = draw(
@@ -317,6 +327,7 @@ DOMAINS: dict[str, Domain] = {
     "log_softmax": Domain(_log_softmax),
     # linear algebra
     "matmul": Domain(_matmul),
+    "linear": Domain(_linear),
     # shape and indexing
     "reshape": Domain(_reshape),
     "transpose": Domain(_transpose),

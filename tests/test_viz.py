@@ -247,7 +247,7 @@ def test_module_parameters_and_their_ops_are_boxed_as_layers():
             if c == f"cluster_layers.{i}" and n.startswith("op")
         )
         assert f"layers.{i}.weight" in inside and f"layers.{i}.bias" in inside
-        assert ops_inside == ["add", "matmul", "transpose"]
+        assert ops_inside == ["linear"]  # x @ W.T + b is one fused op
     sigmoids = [n for n, a in nodes.items() if a.get("lines", [""])[0].startswith("sigmoid")]
     assert len(sigmoids) == 3 and not any(n in clusters for n in sigmoids)
     # Without module=, the boxes are named by the parameters' prefixes alone.

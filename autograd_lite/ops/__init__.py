@@ -25,7 +25,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .linalg import matmul
+from .linalg import linear, matmul
 from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (
     broadcast_to,
@@ -46,7 +46,7 @@ from .windows import fold, unfold
 
 __all__ = [
     "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "cos", "div", "exp",
-    "expand_dims", "flatten", "fold", "getitem", "leaky_relu", "log", "log_softmax",
+    "expand_dims", "flatten", "fold", "getitem", "leaky_relu", "linear", "log", "log_softmax",
     "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pad",
     "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "sin", "softmax", "softplus",
     "sqrt", "squeeze", "stack", "sub", "sum", "sum_to", "swapaxes", "tanh", "transpose",

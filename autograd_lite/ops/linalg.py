@@ -1,9 +1,10 @@
-"""Matrix product, with numpy's matmul rules for 1-D operands and batch broadcasting."""
+"""Matrix product, with numpy's matmul rules for 1-D operands and batch broadcasting, and the
+fused affine map of a dense layer."""
 
 from __future__ import annotations
 
 from ..engine import primitive
-from .shape import expand_dims, squeeze, swapaxes
+from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
 @primitive
@@ -42,6 +43,8 @@ def _as_matrices(g, x, y):
 
 
 def _matmul_vjp_x(g, out, x, y):
+    if y.ndim == 2 and x.ndim >= 2:  # the common case, first: no 1-D operand to restore
+        return g @ y.T
     if x.ndim == 1 and y.ndim == 1:
         return g * y
     g, _, ym = _as_matrices(g, x, y)
@@ -50,6 +53,8 @@ def _matmul_vjp_x(g, out, x, y):
 
 
 def _matmul_vjp_y(g, out, x, y):
+    if x.ndim == 2 and y.ndim >= 2:
+        return x.T @ g
     if x.ndim == 1 and y.ndim == 1:
         return g * x
     g, xm, _ = _as_matrices(g, x, y)
@@ -63,3 +68,29 @@ matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
 def _mT(a):
     """Transpose of the last two axes (`.T` for the common 2-D case, which is cheaper)."""
     return a.T if a.ndim == 2 else swapaxes(a, -1, -2)
+
+
+@primitive
+def linear(x, w, b):
+    """Affine map x w^T + b with w of shape (out, in), as torch.nn.functional.linear; `b` may
+    be None. One node instead of transpose, matmul and add, and each gradient comes out in its
+    parameter's own layout: dw = g^T x is (out, in) and C-ordered, where the composed form's
+    (x^T g)^T is a transposed view that has to be copied before an optimizer can use it.
+
+    y = x @ w^T + b;  dx = g @ w,  dw = g^T @ x,  db = g
+    """
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+def _linear_vjp_w(g, out, x, w, b):
+    # Every leading axis of x is a batch axis: flattened, the sum over the batch is part of
+    # one matrix product.
+    return reshape(g, shape=(-1, w.shape[0])).T @ reshape(x, shape=(-1, w.shape[1]))
+
+
+linear.defvjp(
+    lambda g, out, x, w, b: g @ w,
+    _linear_vjp_w,
+    lambda g, out, x, w, b: g,  # the engine sums it over the batch axes
+)

@@ -68,10 +68,12 @@ def sum_to(x, *, shape):
     y = sum_to(x, shape);  dx = broadcast_to(g, x.shape)
     """
     lead = x.ndim - len(shape)
+    if x.shape[lead:] == shape:  # only leading axes were added (a bias): no reshape needed
+        return np.add.reduce(x, axis=tuple(range(lead))) if lead else x
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
     )
-    return x.sum(axis=axes).reshape(shape) if axes else x.reshape(shape)
+    return np.add.reduce(x, axis=axes).reshape(shape) if axes else x.reshape(shape)
 
 
 @sum_to.defvjp
