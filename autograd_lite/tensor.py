@@ -230,24 +230,25 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index=_raw_index(index))
 
-    # Comparisons give boolean tensors with no gradient, like torch.
+    # Comparisons give boolean tensors with no gradient, like torch (0-d ones too: numpy
+    # gives a scalar there, so it is wrapped back into an array).
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data < _raw(other))
+        return _make(np.asarray(self.data < _raw(other)))
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data <= _raw(other))
+        return _make(np.asarray(self.data <= _raw(other)))
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data > _raw(other))
+        return _make(np.asarray(self.data > _raw(other)))
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return _make(self.data >= _raw(other))
+        return _make(np.asarray(self.data >= _raw(other)))
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return _make(self.data == _raw(other))
+        return _make(np.asarray(self.data == _raw(other)))
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return _make(self.data != _raw(other))
+        return _make(np.asarray(self.data != _raw(other)))
 
     # ----------------------------------------------------------------- elementwise
     def exp(self) -> Tensor:

@@ -261,6 +261,24 @@ def test_unfold_and_fold_are_adjoint(data):
     assert np.sum(windows * y) == pytest.approx(np.sum(x * folded))
 
 
+@pytest.mark.parametrize(
+    ("side", "kernel", "stride", "dilation"),
+    [(6, 2, 2, 1), (7, 2, 2, 1), (7, 2, 3, 1), (7, 2, 3, 2), (6, 3, 1, 1), (9, 2, 1, 2)],
+    ids=["tiled", "tiled-but-one", "gaps", "dilated-gaps", "overlapping", "dilated-overlap"],
+)
+def test_fold_adds_every_window_back_whether_windows_tile_skip_or_overlap(
+    side, kernel, stride, dilation
+):
+    params = {"kernel_size": (kernel,), "stride": (stride,), "dilation": (dilation,)}
+    n_out = (side - dilation * (kernel - 1) - 1) // stride + 1
+    y = np.arange(2.0 * n_out * kernel).reshape(2, n_out, kernel) + 1
+    expected = np.zeros((2, side))
+    for o in range(n_out):  # window by window, the definition
+        for k in range(kernel):
+            expected[:, o * stride + k * dilation] += y[:, o, k]
+    np.testing.assert_array_equal(ops.fold(y, shape=(2, side), **params), expected)
+
+
 @given(data=st.data())
 def test_getitem_and_scatter_add_are_adjoint(data):
     case = data.draw(DOMAINS["scatter_add"].cases(np.float64))

@@ -21,7 +21,7 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
 
 def _keep(g, shape: tuple[int, ...], axis, keepdims: bool):
     """`g` as it would be with keepdims=True: reduced axes back as size 1, ready to broadcast."""
-    if keepdims:
+    if keepdims or axis is None:  # a full reduction's scalar broadcasts as it is
         return g
     axes = _axes(axis, len(shape))
     return reshape(g, shape=tuple(1 if i in axes else n for i, n in enumerate(shape)))
@@ -43,9 +43,11 @@ def _sum_vjp(g, out, x, *, axis=None, keepdims=False):
 
 def _extremum_vjp(g, out, x, axis, keepdims):
     # Ties share the gradient equally (torch's amax/amin rule), so the VJP stays symmetric.
-    out = _keep(out, x.shape, axis, keepdims)
-    hit = (x == out).astype(x.dtype)
-    return hit * (_keep(g, x.shape, axis, keepdims) / hit.sum(axis=axis, keepdims=True))
+    # Which elements hit the extremum is a constant of the graph: a plain boolean array,
+    # counted straight into the gradient's dtype (no float copy of the mask).
+    hit = np.asarray(x == _keep(out, x.shape, axis, keepdims))
+    count = hit.sum(axis=axis, keepdims=True, dtype=x.dtype)
+    return hit * (_keep(g, x.shape, axis, keepdims) / count)
 
 
 @primitive

@@ -59,13 +59,27 @@ def fold(x, *, shape, kernel_size, stride, dilation):
     """
     d = len(kernel_size)
     out_size = x.shape[-2 * d : -d]
-    result = np.zeros(shape, dtype=x.dtype)
+    # Windows no closer than their span never share an element, so each kernel position is
+    # written, not added; if they also tile the input (pooling 26x26 by 2x2), every element is
+    # written once and the zero fill can go: half the memory traffic of the general case.
+    disjoint = all(s >= dil * (k - 1) + 1 for k, s, dil in zip(kernel_size, stride, dilation))
+    tiled = disjoint and all(
+        dil == 1 and s == k and o * k == n
+        for k, s, dil, o, n in zip(kernel_size, stride, dilation, out_size, shape[-d:])
+    )
+    result = np.empty(shape, dtype=x.dtype) if tiled else np.zeros(shape, dtype=x.dtype)
     for k in itertools.product(*(range(n) for n in kernel_size)):
-        window = tuple(
-            slice(ki * dil, ki * dil + s * (o - 1) + 1, s)
-            for ki, dil, s, o in zip(k, dilation, stride, out_size)
+        window = (
+            Ellipsis,
+            *(
+                slice(ki * dil, ki * dil + s * (o - 1) + 1, s)
+                for ki, dil, s, o in zip(k, dilation, stride, out_size)
+            ),
         )
-        result[(Ellipsis, *window)] += x[(Ellipsis, *k)]
+        if disjoint:
+            result[window] = x[(Ellipsis, *k)]
+        else:
+            result[window] += x[(Ellipsis, *k)]
     return result
 
 
