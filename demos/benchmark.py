@@ -21,6 +21,12 @@ Method
   threadpoolctl) and PyTorch is set to the same number with torch.set_num_threads, so BLAS-bound
   workloads compare like with like. The JSON records the counts and the load average: on a
   machine busy with other work, multi-threaded BLAS calls can stall (use --threads 1 there).
+- Allocator: glibc's malloc gives large freed blocks back to the OS (trims the heap, unmaps)
+  and page-faults them in again on the next step. That costs every engine 1-3 ms per conv
+  step here, and how much depends on what ran before in the process: the dynamic threshold
+  rises after the first large free. For timing, the freed memory is kept instead (mallopt:
+  M_MMAP_THRESHOLD 32 MB, M_TRIM_THRESHOLD 1 GB, as caching allocators such as PyTorch's and
+  jemalloc behave), the same for every engine; `--system-malloc` times glibc's default.
 - Memory: every (workload, engine) pair runs again in a fresh process
   (`python -m demos.benchmark --worker NAME ENGINE`) that imports only that engine; its peak
   resident set is reported (VmHWM on Linux, else ru_maxrss), so one workload's peak cannot
@@ -33,6 +39,7 @@ Output: the table on stdout, and benchmark.json and benchmark.md in `--out` (run
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import importlib
 import importlib.util
@@ -91,6 +98,21 @@ def configure_threads(threads: int | None) -> dict[str, Any]:
         blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
         _threads = blas[0]["num_threads"] if blas else (threads or os.cpu_count() or 1)
     return {"blas_threads": _threads, "torch_threads": _threads, "source": source}
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's <malloc.h>
+
+
+def keep_freed_memory() -> str:
+    """Ask glibc's malloc to keep freed memory for reuse rather than return it to the OS
+    between steps (see Allocator in the module docstring); returns what was set."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return "system default (not glibc)"
+    if mallopt(M_MMAP_THRESHOLD, 32 * 2**20) and mallopt(M_TRIM_THRESHOLD, 2**30):
+        return "glibc, freed memory kept (M_MMAP_THRESHOLD 32 MB, M_TRIM_THRESHOLD 1 GB)"
+    return "system default (mallopt refused)"
 
 
 def _torch() -> Any:
@@ -1026,8 +1048,9 @@ def _progress(message: str) -> None:
 
 
 # ---------------------------------------------------------------- machine
-def machine_info(threads: dict[str, Any]) -> dict[str, Any]:
-    """What the numbers depend on: CPU, cores, Python, numpy and its BLAS, thread counts."""
+def machine_info(threads: dict[str, Any], malloc: str) -> dict[str, Any]:
+    """What the numbers depend on: CPU, cores, Python, numpy and its BLAS, thread counts,
+    the allocator setting."""
     info: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
@@ -1036,6 +1059,7 @@ def machine_info(threads: dict[str, Any]) -> dict[str, Any]:
         "numpy": np.__version__,
         "blas": _blas(),
         "threads": threads,
+        "malloc": malloc,
         "environment": {
             k: v
             for k, v in os.environ.items()
@@ -1181,7 +1205,8 @@ def render_text(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
         f"{m['cpu']}, {m['cores']} cores; {m['python']}; numpy {m['numpy']} ({m['blas']}); "
-        f"threads: BLAS {m['threads']['blas_threads']}, torch {m['threads']['torch_threads']}",
+        f"threads: BLAS {m['threads']['blas_threads']}, torch {m['threads']['torch_threads']}; "
+        f"malloc: {m['malloc']}",
         f"median of {report['repeats']} interleaved rounds; ratio = engine / numpy; "
         f"{_load_text(report)}"
         + ("  [--quick: smoke run, timings mean nothing]" if report["quick"] else ""),
@@ -1206,7 +1231,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}; {m['python']}; numpy "
         f"{m['numpy']} with {m['blas']}; {m['threads']['blas_threads']} BLAS threads, PyTorch "
-        f"set to {m['threads']['torch_threads']} ({m['threads']['source']}).",
+        f"set to {m['threads']['torch_threads']} ({m['threads']['source']}). Allocator: "
+        f"{m['malloc']}.",
         "",
         f"Median time per unit over {report['repeats']} rounds, engines interleaved in each "
         "round; the ratio is to numpy's median in the same run. Every engine's first step "
@@ -1253,6 +1279,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="engines whose peak memory is measured in fresh processes "
         "(default: all; --quick: core = numpy and autograd_lite)",
     )
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="time with glibc's default allocator settings (see Allocator in the docstring)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark"), help="output folder")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1277,6 +1308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(run_worker(*args.worker, args.quick)))
         return 0
+    malloc = "system default (--system-malloc)" if args.system_malloc else keep_freed_memory()
     names = [args.only] if args.only else list(WORKLOADS)
     load_before = _load_average()
     workloads = [
@@ -1292,7 +1324,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "tolerance": TOLERANCE,
         "engines": args.engines,
-        "machine": machine_info(threads),
+        "machine": machine_info(threads, malloc),
         "load_average": {"before": load_before, "after": _load_average()},
         "workloads": workloads,
     }
