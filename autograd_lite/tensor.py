@@ -146,7 +146,7 @@ class Tensor:
         The graph is freed afterwards unless `retain_graph`; `create_graph` records the backward
         pass itself so the gradients can be differentiated again.
         """
-        engine.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        engine._backprop([self], [grad], None, retain_graph, create_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no copy)."""

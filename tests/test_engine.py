@@ -100,6 +100,14 @@ def test_a_gradient_a_hook_keeps_is_not_the_leafs_own():
     (x * 2).sum().backward()
     x.grad *= 0  # optimizers and zero_grad(set_to_none=False) write .grad in place
     np.testing.assert_array_equal(seen[0], [2.0, 2.0])
+    # A hook on an intermediate may return an array it keeps; add passes it on unchanged.
+    kept = np.array([5.0, 5.0])
+    y = al.tensor([1.0, 2.0], requires_grad=True)
+    h = y + 0.0
+    h.register_hook(lambda g: kept)
+    h.sum().backward()
+    y.grad += 1
+    np.testing.assert_array_equal(kept, [5.0, 5.0])
 
 
 def test_leaf_gradients_are_c_ordered_and_writeable():
