@@ -1131,7 +1131,10 @@ def _cell(row: dict[str, Any], engine: str) -> str:
 def _memory_cell(row: dict[str, Any]) -> str:
     memory = row.get("memory", {})
     if "peak_rss_mb" in memory:
-        return f"{memory['peak_rss_mb']:.0f} MB"
+        # What the workload added over the engine's own imports and setup, in parentheses:
+        # imports differ a lot between engines (PyTorch's alone is ~220 MB).
+        added = memory["peak_rss_mb"] - memory["setup_rss_mb"]
+        return f"{memory['peak_rss_mb']:.0f} MB (+{added:.0f})"
     return "error" if "error" in memory else "-"
 
 
@@ -1213,7 +1216,8 @@ def render_text(report: dict[str, Any]) -> str:
         "",
         _text_table(timing),
         "",
-        "peak resident set, each workload and engine in a fresh process:",
+        "peak resident set (+ added over imports and setup), each workload and engine in a "
+        "fresh process:",
         _text_table(memory),
     ]
     notes = _notes(report)
@@ -1241,7 +1245,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         _markdown_table(timing),
         "",
-        "Peak resident set (VmHWM on Linux), each workload and engine alone in a fresh process:",
+        "Peak resident set (VmHWM on Linux), each workload and engine alone in a fresh process; "
+        "in parentheses, what the workload added over the engine's imports and setup. The "
+        "target is on the peak.",
         "",
         _markdown_table(memory),
         "",

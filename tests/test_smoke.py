@@ -52,3 +52,10 @@ def test_verify_your_own_op_example_passes_and_registers_the_op(monkeypatch):
     monkeypatch.setattr(engine, "REGISTRY", dict(engine.REGISTRY))
     _run("Verifying gradients: ours, and yours")
     assert "swish" in engine.REGISTRY
+
+
+def test_the_engine_example_is_the_real_sigmoid():
+    from autograd_lite.ops import elementwise
+
+    source = Path(elementwise.__file__).read_text()
+    assert _example("How the engine works") in source  # the README shows the code, not a copy
