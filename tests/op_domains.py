@@ -284,7 +284,9 @@ def _fold(draw, dtype):
     lead = draw(shapes(max_dims=2, max_side=2))
     spatial, out, params = draw(windows())
     x = draw(arrays(dtype, "real", lead + out + params["kernel_size"]))
-    return Case((x,), {"shape": lead + spatial, **params})
+    shape = lead + spatial
+    order = draw(st.none() | st.permutations(range(len(shape))).map(tuple))
+    return Case((x,), {"shape": shape, **params, "order": order})
 
 
 @st.composite

@@ -279,6 +279,18 @@ def test_fold_adds_every_window_back_whether_windows_tile_skip_or_overlap(
     np.testing.assert_array_equal(ops.fold(y, shape=(2, side), **params), expected)
 
 
+def test_unfold_gradient_is_laid_out_as_its_input():
+    # A conv output is a (C, N, H, W) array seen as (N, C, H, W); pooling's gradient must come
+    # back in that layout, or the reshape to the conv's matmul copies it.
+    w = al.tensor(np.ones(1), requires_grad=True)
+    x = al.tensor(np.arange(96.0).reshape(3, 2, 4, 4)).transpose(1, 0, 2, 3) * w
+    seen = []
+    x.register_hook(seen.append)
+    ops.unfold(x, kernel_size=(2, 2), stride=(2, 2), dilation=(1, 1)).sum().backward()
+    assert seen[0].strides == x.data.strides
+    np.testing.assert_array_equal(seen[0], np.ones(x.shape))
+
+
 @given(data=st.data())
 def test_getitem_and_scatter_add_are_adjoint(data):
     case = data.draw(DOMAINS["scatter_add"].cases(np.float64))

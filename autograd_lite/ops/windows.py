@@ -48,12 +48,29 @@ def unfold(x, *, kernel_size, stride, dilation):
 
 @unfold.defvjp
 def _unfold_vjp(g, out, x, *, kernel_size, stride, dilation):
-    return fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, dilation=dilation)
+    # The gradient is laid out as x is: a transposed input (a convolution's output, which is
+    # a (C, N, ...) array seen as (N, C, ...)) then gets a gradient that transposes back to a
+    # contiguous array, and the reshapes on the way back to the matmul copy nothing.
+    return fold(
+        g,
+        shape=x.shape,
+        kernel_size=kernel_size,
+        stride=stride,
+        dilation=dilation,
+        order=_memory_order(np.asarray(x)),
+    )
+
+
+def _memory_order(a: np.ndarray) -> tuple[int, ...] | None:
+    """a's axes from the largest stride to the smallest; None when that is C order."""
+    order = tuple(sorted(range(a.ndim), key=lambda axis: -abs(a.strides[axis])))
+    return None if order == tuple(range(a.ndim)) else order
 
 
 @primitive
-def fold(x, *, shape, kernel_size, stride, dilation):
+def fold(x, *, shape, kernel_size, stride, dilation, order=None):
     """Adjoint of unfold: add every window back into an array of `shape`; overlaps add up.
+    `order` lays the result out in memory with those axes outermost first (default C order).
 
     y = fold(x);  dx = unfold(g)
     """
@@ -67,7 +84,10 @@ def fold(x, *, shape, kernel_size, stride, dilation):
         dil == 1 and s == k and o * k == n
         for k, s, dil, o, n in zip(kernel_size, stride, dilation, out_size, shape[-d:])
     )
-    result = np.empty(shape, dtype=x.dtype) if tiled else np.zeros(shape, dtype=x.dtype)
+    order = tuple(range(len(shape))) if order is None else tuple(order)
+    stored = [shape[axis] for axis in order]
+    result = np.empty(stored, dtype=x.dtype) if tiled else np.zeros(stored, dtype=x.dtype)
+    result = result.transpose(np.argsort(order))
     for k in itertools.product(*(range(n) for n in kernel_size)):
         window = (
             Ellipsis,
@@ -84,5 +104,5 @@ def fold(x, *, shape, kernel_size, stride, dilation):
 
 
 @fold.defvjp
-def _fold_vjp(g, out, x, *, shape, kernel_size, stride, dilation):
+def _fold_vjp(g, out, x, *, shape, kernel_size, stride, dilation, order=None):
     return unfold(g, kernel_size=kernel_size, stride=stride, dilation=dilation)
