@@ -131,7 +131,7 @@ def apply(prim: Primitive, args: tuple, params: dict) -> Tensor:
             a = a.data
         arrays.append(a)
     try:
-        data = prim.forward(*arrays, **params)
+        data = prim.forward(*arrays, **params) if params else prim.forward(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
         raise op_error(prim.name, args, exc) from None
     if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
@@ -294,8 +294,8 @@ def _backprop(
     needs no list of the whole graph.
 
     Python's cycle collector is paused meanwhile: the reverse pass makes no reference cycles,
-    so it would find nothing, and its repeated scans of a large live graph cost a third of
-    the time on deep ones.
+    so its scans of the live graph would find nothing (~5% of the pass on a 100,000-link
+    chain, whose graph shrinks as it is walked).
     """
     global _grad_enabled
     if retain_graph is None:
@@ -395,6 +395,8 @@ def _sum_back(gx: Any, x: Tensor, t: Tensor, i: int) -> Any:
     """Sum a broadcast gradient back to its input's shape; a shape that broadcasting cannot
     explain is a bug in the op's VJP, so name it."""
     try:
+        if type(gx) is np.ndarray:  # first order: the numpy function itself, no dispatch
+            return sum_to.__wrapped__(gx, shape=x.data.shape)
         return sum_to(gx, shape=x.data.shape)
     except ValueError:
         raise RuntimeError(
