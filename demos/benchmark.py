@@ -1169,11 +1169,11 @@ def _markdown_table(rows: list[list[str]]) -> str:
 
 def _notes(report: dict[str, Any]) -> list[str]:
     notes = []
-    load, cores = report["load_average"], report["machine"]["cores"] or 1
-    busiest = max((v for v in load.values() if v is not None), default=0.0)
-    if busiest > cores / 2:
+    # The load before the run is other work; the one after is mostly this run's own.
+    before, cores = report["load_average"]["before"] or 0.0, report["machine"]["cores"] or 1
+    if before > cores / 2:
         notes.append(
-            f"the machine was busy (load average up to {busiest:.2f} on {cores} cores): "
+            f"the machine was busy (load average {before:.2f} before the run, on {cores} cores): "
             "the medians resist it, but multi-threaded BLAS calls stall on busy cores, which "
             "adds to both sides of the mlp and conv ratios; compare runs made with "
             "--threads 1, or on an idle machine"
