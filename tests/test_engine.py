@@ -135,6 +135,15 @@ def test_backward_releases_each_node_once_it_is_used():
     assert released == [True]  # b was gone by the time a's gradient was complete
 
 
+def test_gradients_of_outputs_where_one_feeds_the_other():
+    # y1 is both a root and an input of y2: its gradient is its seed plus what y2 sends.
+    x = al.tensor([0.3, -0.7], requires_grad=True)
+    y1 = (x * x).sum()
+    y2 = y1 * 3 + x.sum()
+    (g,) = gradients([y1, y2], [x])
+    np.testing.assert_allclose(g, 2 * x.data + 3 * 2 * x.data + 1)
+
+
 def test_second_backward_through_a_freed_graph_explains_retain_graph():
     x = al.tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * 2).sum()
