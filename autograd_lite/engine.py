@@ -1,8 +1,8 @@
 """The tape: how operations are recorded, and how gradients flow back through them.
 
 `primitive` turns a numpy function into an op; `apply` is the one place a graph node is made;
-`backward` walks the recorded nodes in reverse tape order (iteratively, never recursing) and
-calls each op's vector-Jacobian product (VJP).
+`_backprop`, behind `Tensor.backward` and `gradients`, walks the recorded nodes in reverse tape
+order (iteratively, never recursing) and calls each op's vector-Jacobian product (VJP).
 """
 
 from __future__ import annotations
@@ -236,17 +236,6 @@ def _describe(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- backward
-def backward(
-    root: Tensor,
-    grad: Any = None,
-    *,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-) -> None:
-    """Accumulate d(root)/d(leaf), contracted with `grad`, into every leaf's `.grad`."""
-    _backprop([root], [grad], None, retain_graph, create_graph)
-
-
 def gradients(
     outputs: Tensor | Sequence[Tensor],
     inputs: Tensor | Sequence[Tensor],
@@ -285,7 +274,8 @@ def _backprop(
     retain_graph: bool | None,
     create_graph: bool,
 ) -> dict[Tensor, Any]:
-    """Reverse pass shared by `backward` (inputs=None: fill leaf `.grad`) and `gradients`.
+    """Reverse pass shared by `Tensor.backward` (inputs=None: fill leaf `.grad`) and
+    `gradients`.
 
     Nodes are visited latest tape position first, from a heap of the nodes that have received
     a gradient and not yet passed it on. Every consumer of a node comes later on the tape, so
