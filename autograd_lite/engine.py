@@ -14,6 +14,7 @@ import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -442,16 +443,12 @@ def _on_path_to(roots: list[Tensor], targets: set[Tensor]) -> set[Tensor]:
             if isinstance(x, Tensor) and x not in seen:
                 seen.add(x)
                 stack.append(x)
-    nodes.sort(key=_tape_position)
+    nodes.sort(key=attrgetter("_seq"))  # tape position
     on_path = set(targets)
     for t in nodes:  # forward order: inputs before the ops that use them
         if any(isinstance(x, Tensor) and x in on_path for x in t._inputs):
             on_path.add(t)
     return on_path
-
-
-def _tape_position(t: Tensor) -> int:
-    return t._seq
 
 
 def _run_hooks(t: Tensor, g: Any) -> Any:

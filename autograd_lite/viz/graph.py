@@ -13,6 +13,7 @@ import inspect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ def walk(root: Tensor) -> Graph:
             if isinstance(x, Tensor) and x not in seen:
                 seen.add(x)
                 stack.append(x)
-    ops.sort(key=_seq)
+    ops.sort(key=attrgetter("_seq"))  # tape order
     leaves = [root] if root._op is None else []
     used = set()
     for t in ops:
@@ -67,10 +68,6 @@ def walk(root: Tensor) -> Graph:
                 used.add(x)
                 leaves.append(x)
     return Graph(root, ops, leaves, freed)
-
-
-def _seq(t: Tensor) -> int:
-    return t._seq
 
 
 def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tensor, str]:
