@@ -41,7 +41,7 @@ class Primitive:
     def __init__(self, forward: Callable) -> None:
         self.name = forward.__name__
         self.forward = forward
-        self.vjps: Sequence[Callable] | None = None
+        self.vjps: Sequence[Callable] = _NoRules(self.name)  # until defvjp
         kinds = [p.kind for p in inspect.signature(forward).parameters.values()]
         positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         # None for a variadic op (concatenate): its single rule also receives the input's index.
@@ -79,6 +79,18 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+class _NoRules:
+    """The rules of an op whose VJP was never registered: asking for one says so."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getitem__(self, i: int) -> Callable:
+        raise NotImplementedError(
+            f"backward: {self.name} has no VJP; register one with {self.name}.defvjp(...)"
+        )
 
 
 class _IndexedRule:
@@ -334,10 +346,6 @@ def _backprop(
             elif t in targets:
                 found[t] = g
             vjps = t._op.vjps
-            if vjps is None:
-                raise NotImplementedError(
-                    f"backward: {t._op.name} has no VJP; register one with {t._op.name}.defvjp(...)"
-                )
             if create_graph:
                 out, arrays = t, args
             else:
@@ -386,7 +394,9 @@ def _sum_back(gx: Any, x: Tensor, t: Tensor, i: int) -> Any:
     """Sum a broadcast gradient back to its input's shape; a shape that broadcasting cannot
     explain is a bug in the op's VJP, so name it."""
     try:
-        return sum_to(gx, shape=x.data.shape)
+        if isinstance(gx, Tensor):  # create_graph: the sum is recorded too
+            return sum_to(gx, shape=x.data.shape)
+        return sum_to.__wrapped__(gx, shape=x.data.shape)  # an array: skip the op's dispatch
     except ValueError:
         raise RuntimeError(
             f"backward: the VJP of {t._op.name} returned a gradient of shape {tuple(gx.shape)} "
@@ -396,6 +406,8 @@ def _sum_back(gx: Any, x: Tensor, t: Tensor, i: int) -> Any:
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
     """The upstream gradient for `root`: ones for a one-element output, else the user's `grad`."""
+    if grad is None and root.requires_grad and root.data.size == 1 and not create_graph:
+        return _ones(root.data.shape, root.data.dtype)  # loss.backward(), first
     if not root.requires_grad:
         raise RuntimeError(
             f"backward: tensor {_describe(root)} does not require grad and was not made by an op "
@@ -476,8 +488,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         and g.dtype == dtype
         and id(g) not in handed
         and not t._hooks
-        and g.flags.c_contiguous
-        and g.flags.writeable
+        and _fresh_layout(g.flags)  # one flags object (each .flags makes a new one)
     ):
         t.grad = g  # fresh from a VJP: safe to keep without a copy
         handed.add(id(g))
@@ -486,6 +497,10 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
         # updates on an F-ordered gradient run ~6x slower).
         t.grad = np.array(g, dtype=dtype, order="C")
+
+
+def _fresh_layout(flags: Any) -> bool:
+    return flags.c_contiguous and flags.writeable
 
 
 # ops are built on this module, so the one op the engine itself needs is imported last.

@@ -149,6 +149,14 @@ def test_transpose_gradient_applies_the_inverse_permutation():
     np.testing.assert_array_equal(x.grad, weights.transpose(1, 2, 0))
 
 
+def test_sum_to_sums_the_broadcast_axes_and_refuses_other_shapes():
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(ops.sum_to(g, shape=(3, 1)), g.sum(axis=(0, 2))[:, None])
+    np.testing.assert_array_equal(ops.sum_to(g, shape=(1, 3, 1)), g.sum(axis=(0, 2), keepdims=True))
+    with pytest.raises(ValueError, match=r"cannot sum shape \(2, 3, 4\) to \(1, 3, 2\)"):
+        ops.sum_to(g, shape=(1, 3, 2))
+
+
 # ---------------------------------------------------------------- indexing
 def test_repeated_indices_accumulate():
     x = al.tensor([1.0, 2.0, 3.0], requires_grad=True)

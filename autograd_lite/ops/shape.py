@@ -73,6 +73,11 @@ def sum_to(x, *, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
     )
+    if not lead:  # keepdims gives the shape at once, as a fresh array rather than a view
+        out = np.add.reduce(x, axis=axes, keepdims=True)
+        if out.shape != shape:
+            raise ValueError(f"cannot sum shape {x.shape} to {shape}: it is not broadcast from it")
+        return out
     return np.add.reduce(x, axis=axes).reshape(shape) if axes else x.reshape(shape)
 
 

@@ -126,11 +126,7 @@ def send(t: Tensor, i: int, g: np.ndarray) -> np.ndarray | None:
     """The gradient the op that made `t` sends to its input i, given `t`'s gradient `g`: the
     engine's arithmetic (that input's VJP rule, summed back to the input's shape). Call it
     under `no_grad()`."""
-    rules = t._op.vjps
-    if rules is None:
-        raise NotImplementedError(
-            f"viz: {t._op.name} has no VJP; register one with {t._op.name}.defvjp(...)"
-        )
+    rules = t._op.vjps  # rules[i] raises NotImplementedError for an op with no VJP
     x = t._inputs[i]
     arrays = [a.data if isinstance(a, Tensor) else a for a in t._inputs]
     gx = rules[i](g, t.data, *arrays, **t._params)
