@@ -406,8 +406,6 @@ def _sum_back(gx: Any, x: Tensor, t: Tensor, i: int) -> Any:
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
     """The upstream gradient for `root`: ones for a one-element output, else the user's `grad`."""
-    if grad is None and root.requires_grad and root.data.size == 1 and not create_graph:
-        return _ones(root.data.shape, root.data.dtype)  # loss.backward(), first
     if not root.requires_grad:
         raise RuntimeError(
             f"backward: tensor {_describe(root)} does not require grad and was not made by an op "
@@ -488,7 +486,8 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         and g.dtype == dtype
         and id(g) not in handed
         and not t._hooks
-        and _fresh_layout(g.flags)  # one flags object (each .flags makes a new one)
+        and (flags := g.flags).c_contiguous  # one flags object: each .flags builds one
+        and flags.writeable
     ):
         t.grad = g  # fresh from a VJP: safe to keep without a copy
         handed.add(id(g))
@@ -497,10 +496,6 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
         # updates on an F-ordered gradient run ~6x slower).
         t.grad = np.array(g, dtype=dtype, order="C")
-
-
-def _fresh_layout(flags: Any) -> bool:
-    return flags.c_contiguous and flags.writeable
 
 
 # ops are built on this module, so the one op the engine itself needs is imported last.

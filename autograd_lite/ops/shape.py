@@ -68,17 +68,18 @@ def sum_to(x, *, shape):
     y = sum_to(x, shape);  dx = broadcast_to(g, x.shape)
     """
     lead = x.ndim - len(shape)
-    if x.shape[lead:] == shape:  # only leading axes were added (a bias): no reshape needed
+    tail = x.shape[lead:]
+    if tail == shape:  # only leading axes were added (a bias): no reshape needed
         return np.add.reduce(x, axis=tuple(range(lead))) if lead else x
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, tail)):
+        raise ValueError(f"cannot sum shape {x.shape} to {shape}: it is not broadcast from it")
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+        lead + i for i, n in enumerate(shape) if n == 1 and tail[i] != 1
     )
-    if not lead:  # keepdims gives the shape at once, as a fresh array rather than a view
-        out = np.add.reduce(x, axis=axes, keepdims=True)
-        if out.shape != shape:
-            raise ValueError(f"cannot sum shape {x.shape} to {shape}: it is not broadcast from it")
-        return out
-    return np.add.reduce(x, axis=axes).reshape(shape) if axes else x.reshape(shape)
+    # keepdims gives the shape at once (a fresh array rather than a reshaped view) when no
+    # leading axis was added.
+    summed = np.add.reduce(x, axis=axes, keepdims=True)
+    return summed.reshape(shape) if lead else summed
 
 
 @sum_to.defvjp
