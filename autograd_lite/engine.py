@@ -8,6 +8,7 @@ order (iteratively, never recursing) and calls each op's vector-Jacobian product
 from __future__ import annotations
 
 import contextlib
+import dis
 import functools
 import gc
 import inspect
@@ -36,12 +37,13 @@ class Primitive:
     lets the engine skip the gradients nobody needs: the data X in `X @ W`, a target, a constant.
     """
 
-    __slots__ = ("name", "forward", "vjps", "formula", "n_inputs", "__weakref__")
+    __slots__ = ("name", "forward", "vjps", "formula", "n_inputs", "reads_inputs", "__weakref__")
 
     def __init__(self, forward: Callable) -> None:
         self.name = forward.__name__
         self.forward = forward
         self.vjps: Sequence[Callable] = _NoRules(self.name)  # until defvjp
+        self.reads_inputs = True  # whether any rule reads an input's value (set by defvjp)
         kinds = [p.kind for p in inspect.signature(forward).parameters.values()]
         positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         # None for a variadic op (concatenate): its single rule also receives the input's index.
@@ -70,6 +72,7 @@ class Primitive:
             )
         else:
             self.vjps = rules
+            self.reads_inputs = any(_reads_inputs(rule, self.n_inputs) for rule in rules)
         return rules[0]
 
     def vjp(self, g: Any, out: Any, *inputs: Any, **params: Any) -> tuple:
@@ -79,6 +82,23 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def _reads_inputs(rule: Callable, n_inputs: int) -> bool:
+    """Whether `rule(g, out, *inputs)` reads any input's value, found in its bytecode (as
+    PyTorch's autograd code generator reads its derivative formulas for what to save). `add`,
+    `sub`, `neg`, `tanh` and `sigmoid` read only g and out, so backward need not gather their
+    inputs' arrays. Anything this cannot see into counts as reading, to be safe."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
+        return True
+    loaded = set(code.co_cellvars)  # captured by a nested function: read there
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith("LOAD_"):  # LOAD_FAST and its 3.12+ variants
+            value = instruction.argval
+            loaded.update(value if isinstance(value, tuple) else (value,))
+    inputs = code.co_varnames[2 : code.co_argcount][:n_inputs]  # after g and out
+    return any(name in loaded for name in inputs)
 
 
 class _NoRules:
@@ -348,6 +368,8 @@ def _backprop(
             vjps = t._op.vjps
             if create_graph:
                 out, arrays = t, args
+            elif not t._op.reads_inputs:  # what the rules get for the inputs goes unread
+                out, arrays = t.data, args
             else:
                 out, arrays = t.data, []
                 for x in args:  # a plain loop: ~35% faster than a list comprehension here
