@@ -71,7 +71,9 @@ def gradcheck(
     """Check f's tape gradients against finite differences for every floating-point input.
 
     f takes the inputs (as float64 Tensors; integer inputs such as labels pass unchanged) and
-    returns a Tensor of any shape. An element passes when |tape - numeric| <= atol + rtol*|numeric|.
+    returns a Tensor of any shape. An element passes when |tape - numeric| <= atol + rtol*|numeric|;
+    a NaN on either side fails. Output elements that are infinite or NaN at the inputs are
+    skipped: finite differences cannot see through them (inf - inf).
     Raises GradcheckError naming the worst element (or returns False if not raise_exception).
     """
     values, checked = _as_float64(inputs)
@@ -100,6 +102,8 @@ def _check_full(f, values, checked, out, eps, atol, rtol) -> str:
             numeric[:, j] = column.ravel()
         analytic = np.stack([row[n].ravel() for row in analytic_rows])
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        excess[np.isnan(excess)] = np.inf  # a NaN on either side is a disagreement, never a pass
+        excess[~np.isfinite(out.ravel())] = -np.inf  # rows finite differences cannot check
         k, j = np.unravel_index(np.argmax(excess), excess.shape)
         if excess[k, j] > 0 and (worst is None or excess[k, j] > worst[0]):
             worst = (
@@ -126,7 +130,8 @@ def central_differences(
         x.flat[j] = original - eps
         minus = _evaluate(f, values, checked)
         x.flat[j] = original
-        yield (plus - minus) / (2 * eps)
+        with np.errstate(invalid="ignore"):  # inf - inf where f's output is infinite
+            yield (plus - minus) / (2 * eps)
 
 
 def _tape_jacobian_rows(f, values, checked, shape) -> list[list[np.ndarray]]:
@@ -143,8 +148,9 @@ def _tape_jacobian_rows(f, values, checked, shape) -> list[list[np.ndarray]]:
 def _check_projections(f, values, checked, out, eps, atol, rtol, projections, seed) -> str:
     rng = np.random.default_rng(seed)
     pullback = _tape_pullback(f, values, checked)
+    finite = np.isfinite(out)  # output elements finite differences can check
     for p in range(projections):
-        u = rng.standard_normal(out.shape)
+        u = np.where(finite, rng.standard_normal(out.shape), 0.0)
         directions = {i: rng.standard_normal(values[i].shape) for i in checked}
         grads = pullback(u)
         analytic = sum(float(np.sum(g * directions[i])) for g, i in zip(grads, checked))
@@ -157,8 +163,9 @@ def _check_projections(f, values, checked, out, eps, atol, rtol, projections, se
         minus = _evaluate(f, values, checked)
         for i in checked:
             values[i][...] = originals[i]
-        numeric = float(np.sum(u * (plus - minus) / (2 * eps)))
-        if abs(analytic - numeric) > atol + rtol * abs(numeric):
+        with np.errstate(invalid="ignore"):  # inf - inf where f's output is infinite
+            numeric = float(np.sum(np.where(finite, u * (plus - minus), 0.0)) / (2 * eps))
+        if not abs(analytic - numeric) <= atol + rtol * abs(numeric):  # NaN fails too
             return (
                 f"gradcheck: random projection #{p} u^T J v (seed {seed}): tape {analytic:.6g}, "
                 f"numeric {numeric:.6g} (|diff| {abs(analytic - numeric):.3g} > "

@@ -94,6 +94,35 @@ def test_large_inputs_with_a_wrong_gradient_fail_by_projection(wrong_square):
         gradcheck(lambda t: wrong_square(t).sum(), [x])
 
 
+@pytest.fixture
+def nan_square(scratch_registry):
+    """x² whose VJP is NaN: a comparison with NaN is never true, so it must count as failing."""
+
+    @primitive
+    def square(x):
+        """y = x²;  dx = NaN (wrong on purpose)"""
+        return x * x
+
+    square.defvjp(lambda g, out, x: g * np.nan)
+    return square
+
+
+@pytest.mark.parametrize("size", [3, 400])  # the full Jacobian, and random projections
+def test_a_nan_tape_gradient_fails(nan_square, size):
+    with pytest.raises(GradcheckError, match="tape nan"):
+        gradcheck(lambda x: nan_square(x), [np.linspace(0.5, 1.5, size)])
+
+
+def test_output_elements_that_are_infinite_are_skipped_not_failed(wrong_square):
+    # Finite differences give inf - inf = NaN for the infinite element; the finite ones are
+    # still checked, so a wrong gradient there is caught.
+    offset = np.array([0.0, np.inf])
+    x = np.array([1.0, 1.0])
+    assert gradcheck(lambda t: t * t + offset, [x])
+    with pytest.raises(GradcheckError, match=r"d out\[0\] / d x\[0\]: tape 3, numeric 2"):
+        gradcheck(lambda t: wrong_square(t) + offset, [x])
+
+
 def test_gradgradcheck_passes_correct_second_derivatives():
     x = np.array([[0.3, -1.0], [2.0, 0.5]])
     assert gradgradcheck(lambda t: al.softplus(t) * al.sin(t) @ t, [x])
