@@ -497,6 +497,17 @@ def test_a_wrong_vjp_is_reported_side_by_side(wrong_cube):
     assert worst.split()[:3] == ["#0", "[1]", "8"] and worst.split()[4] == "12"
 
 
+def test_a_nan_tape_gradient_is_reported_not_passed(scratch_registry):
+    @primitive
+    def square(x):
+        """y = x**2;  dx = NaN (wrong on purpose)"""
+        return x * x
+
+    square.defvjp(lambda g, out, x: g * np.nan)
+    with pytest.raises(al.GradcheckError, match="differs at 2 of 2 elements"):
+        assert_gradients_match(square, np.array([1.0, 2.0]), reference=lambda x: 2 * x)
+
+
 def test_a_wrong_reference_is_blamed_on_the_reference():
     with pytest.raises(al.GradcheckError, match="tape and numeric agree: the reference looks"):
         assert_gradients_match(lambda x: x**3, np.array([1.0, 2.0]), reference=lambda x: 2 * x**2)

@@ -126,7 +126,8 @@ def assert_gradients_match(
 
     `reference(*inputs)` (inputs as float64 ndarrays, plus `grad_output=` as a float64 ndarray
     if you passed one) returns the expected gradients: one array per floating input, a tuple if
-    several. An element passes when |tape - other| <= atol + rtol*|other|. On failure raises
+    several. An element passes when |tape - other| <= atol + rtol*|other| (a NaN on either
+    side fails). On failure raises
     GradcheckError with a table of the worst elements: tape, numeric and reference side by side.
     """
     values, checked, u = _setup(f, inputs, grad_output, "assert_gradients_match")
@@ -138,7 +139,8 @@ def assert_gradients_match(
         columns["reference"] = _reference(reference, values, checked, u, tape, directed)
 
     def excess(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.abs(a - b) - (atol + rtol * np.abs(b))
+        e = np.abs(a - b) - (atol + rtol * np.abs(b))
+        return np.where(np.isnan(e), np.inf, e)  # a NaN on either side never passes
 
     rows = []  # (worst excess, input position n, flat element j, names that differ)
     counts = dict.fromkeys(columns, 0)
