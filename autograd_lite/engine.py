@@ -1,6 +1,6 @@
 """The tape: how operations are recorded, and how gradients flow back through them.
 
-`primitive` turns a numpy function into an op; `apply` is the one place a graph node is made;
+`primitive` turns a numpy function into an op, and the op is the one place a graph node is made;
 `_backprop`, behind `Tensor.backward` and `gradients`, walks the recorded nodes in reverse tape
 order (iteratively, never recursing) and calls each op's vector-Jacobian product (VJP).
 """
@@ -136,11 +136,42 @@ def primitive(forward: Callable) -> Callable:
     """
     prim = Primitive(forward)
 
+    # The op is the hot path of every recorded op, so it is written out in one function: the
+    # loop over the arguments, the forward, and the node, which is the output tensor itself
+    # with its slots filled inline. Tensor's operators are the op itself (tensor.py), so `a * b`
+    # runs one Python frame besides the numpy forward.
     def op(*args: Any, **params: Any) -> Any:
+        arrays = []
+        tensors = requires_grad = False
         for a in args:
             if isinstance(a, Tensor):
-                return apply(prim, args, params)
-        return forward(*args, **params)
+                tensors = True
+                requires_grad = requires_grad or a.requires_grad
+                a = a.data
+            arrays.append(a)
+        if not tensors:
+            return forward(*args, **params)
+        try:
+            data = forward(*arrays, **params) if params else forward(*arrays)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise op_error(prim.name, args, exc) from None
+        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
+            data = np.asarray(data)
+        if not (requires_grad and _grad_enabled):
+            return _make(data)
+        out = _new(Tensor)
+        out.data = data
+        out.requires_grad = True
+        out.grad = out.name = out._hooks = None
+        out._retains_grad = False
+        out._op = prim
+        out._inputs = args
+        out._params = params or _NO_PARAMS
+        out._seq = _next_seq()
+        if _observers:
+            for observer in _observers:
+                observer.on_forward(out)
+        return out
 
     op.__name__ = op.__qualname__ = prim.name
     op.__doc__ = forward.__doc__
@@ -150,42 +181,6 @@ def primitive(forward: Callable) -> Callable:
     op.defvjp = prim.defvjp  # type: ignore[attr-defined]
     REGISTRY[prim.name] = op
     return op
-
-
-def apply(prim: Primitive, args: tuple, params: dict) -> Tensor:
-    """Run `prim` on the arrays inside `args`; if any input requires grad (and grad mode is on),
-    the output is recorded as a node on the tape: it keeps the op, the inputs and the parameters
-    that its VJP needs."""
-    arrays = []
-    requires_grad = False
-    for a in args:
-        if isinstance(a, Tensor):
-            requires_grad = requires_grad or a.requires_grad
-            a = a.data
-        arrays.append(a)
-    try:
-        data = prim.forward(*arrays, **params) if params else prim.forward(*arrays)
-    except (ValueError, TypeError, IndexError) as exc:
-        raise op_error(prim.name, args, exc) from None
-    if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
-        data = np.asarray(data)
-    if not (requires_grad and _grad_enabled):
-        return _make(data)
-    # The node is the output tensor itself; its slots are filled here, inline, because this is
-    # the hot path of every recorded op.
-    out = _new(Tensor)
-    out.data = data
-    out.requires_grad = True
-    out.grad = out.name = out._hooks = None
-    out._retains_grad = False
-    out._op = prim
-    out._inputs = args
-    out._params = params or _NO_PARAMS
-    out._seq = _next_seq()
-    if _observers:
-        for observer in _observers:
-            observer.on_forward(out)
-    return out
 
 
 # ---------------------------------------------------------------- grad mode
@@ -375,12 +370,13 @@ def _backprop(
                 for x in args:  # a plain loop: ~35% faster than a list comprehension here
                     arrays.append(x.data if isinstance(x, Tensor) else x)
             params = t._params
+            arguments = (g, out, *arrays)  # every rule of the node takes the same ones
             for i, x in enumerate(args):
                 if not (isinstance(x, Tensor) and x.requires_grad):
                     continue
                 if wanted is not None and x not in wanted:
                     continue
-                gx = vjps[i](g, out, *arrays, **params) if params else vjps[i](g, out, *arrays)
+                gx = vjps[i](*arguments, **params) if params else vjps[i](*arguments)
                 if gx is None:
                     continue
                 if checkers:

@@ -165,7 +165,7 @@ def _pad_vjp(g, out, x, *, pad_width, value=0.0):
 def _norm_axes(op: str, axis, ndim: int, x) -> tuple[int, ...]:
     """`axis` (one or several) as sorted non-negative axes of an `ndim`-dimensional array.
 
-    Composites reach no `apply`, so they name the op and the user's line themselves.
+    Composites are not ops themselves, so they name the op and the user's line themselves.
     """
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     for a in axes:
