@@ -139,7 +139,7 @@ def primitive(forward: Callable) -> Callable:
     # The op is the hot path of every recorded op, so it is written out in one function: the
     # loop over the arguments, the forward, and the node, which is the output tensor itself
     # with its slots filled inline. Tensor's operators are the op itself (tensor.py), so `a * b`
-    # runs one Python frame besides the numpy forward.
+    # runs two Python frames: this one and the forward.
     def op(*args: Any, **params: Any) -> Any:
         arrays = []
         tensors = requires_grad = False
