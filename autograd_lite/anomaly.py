@@ -36,11 +36,10 @@ class detect_anomaly(contextlib.ContextDecorator):
         engine._observers.remove(self)
         self._created_at.clear()
 
-    def on_forward(self, out: Tensor) -> None:
-        where = self._created_at[out] = user_location()
+    def on_forward(self, out: Tensor, arrays: list) -> None:
+        where = self._created_at[out._node] = user_location()
         if _finite(out.data):
             return
-        arrays = [x.data if isinstance(x, Tensor) else x for x in out._inputs]
         bad = [i for i, x in enumerate(arrays) if not _finite(x)]
         cause = (
             f"its input #{bad[0]} already held NaN/Inf"
@@ -49,15 +48,14 @@ class detect_anomaly(contextlib.ContextDecorator):
         )
         shapes = ", ".join(str(np.shape(x)) for x in arrays)
         raise FloatingPointError(
-            f"{out._op.name}: output holds {_kinds(out.data)} ({cause}); input shapes {shapes} "
-            f"({where})"
+            f"{out.op}: output holds {_kinds(out.data)} ({cause}); input shapes {shapes} ({where})"
         )
 
-    def on_backward(self, t: Tensor, i: int, g) -> None:
+    def on_backward(self, node: engine.Node, i: int, g) -> None:
         if not _finite(g.data if isinstance(g, Tensor) else g):
             raise FloatingPointError(
-                f"{t._op.name}: backward produced {_kinds(g)} in the gradient of input #{i} "
-                f"(op created at {self._created_at.get(t, 'an unknown line')})"
+                f"{node.op.name}: backward produced {_kinds(g)} in the gradient of input #{i} "
+                f"(op created at {self._created_at.get(node, 'an unknown line')})"
             )
 
 

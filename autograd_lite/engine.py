@@ -1,8 +1,12 @@
 """The tape: how operations are recorded, and how gradients flow back through them.
 
-`primitive` turns a numpy function into an op, and the op is the one place a graph node is made;
+`primitive` turns a numpy function into an op, the one place a graph `Node` is made;
 `_backprop`, behind `Tensor.backward` and `gradients`, walks the recorded nodes in reverse tape
 order (iteratively, never recursing) and calls each op's vector-Jacobian product (VJP).
+
+A node keeps an array only if a gradient rule will read it (`tanh` keeps its output for
+dx = g*(1-y**2), `mul` its inputs, `add` nothing), as PyTorch's saved tensors do. What each
+rule reads is found from the rule itself, so no op declares it twice.
 """
 
 from __future__ import annotations
@@ -37,13 +41,26 @@ class Primitive:
     lets the engine skip the gradients nobody needs: the data X in `X @ W`, a target, a constant.
     """
 
-    __slots__ = ("name", "forward", "vjps", "formula", "n_inputs", "reads_inputs", "__weakref__")
+    __slots__ = (
+        "name",
+        "forward",
+        "vjps",
+        "formula",
+        "n_inputs",
+        "keeps_out",
+        "reads",
+        "reads_inputs",
+        "__weakref__",
+    )
 
     def __init__(self, forward: Callable) -> None:
         self.name = forward.__name__
         self.forward = forward
-        self.vjps: Sequence[Callable] = _NoRules(self.name)  # until defvjp
-        self.reads_inputs = True  # whether any rule reads an input's value (set by defvjp)
+        self.vjps: Sequence[Callable] = _NoRules(self.name)
+        # What the VJP rules read, so what a node of this op keeps: its output, and per input
+        # whether its value is needed (set by defvjp; a variadic op's rule may read any input).
+        self.keeps_out = self.reads_inputs = True
+        self.reads: Sequence[bool] = _READS_ALL
         kinds = [p.kind for p in inspect.signature(forward).parameters.values()]
         positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         # None for a variadic op (concatenate): its single rule also receives the input's index.
@@ -65,14 +82,19 @@ class Primitive:
             if len(rules) != 1:
                 raise TypeError(f"{self.name} is variadic: give one rule(i, g, out, *inputs)")
             self.vjps = _IndexedRule(rules[0])
-        elif len(rules) != self.n_inputs:
+            self.keeps_out = self.reads_inputs = True
+            self.reads = _READS_ALL
+            return rules[0]
+        if len(rules) != self.n_inputs:
             raise TypeError(
                 f"{self.name} takes {self.n_inputs} inputs, so defvjp needs {self.n_inputs} "
                 f"rules (one per input), got {len(rules)}"
             )
-        else:
-            self.vjps = rules
-            self.reads_inputs = any(_reads_inputs(rule, self.n_inputs) for rule in rules)
+        self.vjps = rules
+        read = [_positions_read(rule, 2 + self.n_inputs) for rule in rules]
+        self.keeps_out = any(1 in r for r in read)
+        self.reads = tuple(any(2 + i in r for r in read) for i in range(self.n_inputs))
+        self.reads_inputs = any(self.reads)
         return rules[0]
 
     def vjp(self, g: Any, out: Any, *inputs: Any, **params: Any) -> tuple:
@@ -84,21 +106,33 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-def _reads_inputs(rule: Callable, n_inputs: int) -> bool:
-    """Whether `rule(g, out, *inputs)` reads any input's value, found in its bytecode (as
-    PyTorch's autograd code generator reads its derivative formulas for what to save). `add`,
-    `sub`, `neg`, `tanh` and `sigmoid` read only g and out, so backward need not gather their
-    inputs' arrays. Anything this cannot see into counts as reading, to be safe."""
+def _positions_read(rule: Callable, n_positional: int) -> set[int]:
+    """Which of a rule's positional parameters (g, out, *inputs) its body reads.
+
+    Found in the rule's bytecode: a parameter it never loads is a value the node need not
+    keep (PyTorch's autograd code generator likewise reads its derivative formulas to decide
+    which tensors to save). Anything this cannot see into reads everything, to be safe.
+    """
     code = getattr(rule, "__code__", None)
     if code is None or code.co_flags & inspect.CO_VARARGS:
-        return True
-    loaded = set(code.co_cellvars)  # captured by a nested function: read there
+        return set(range(n_positional))
+    names = set(code.co_cellvars)  # captured by a nested function or lambda: read there
     for instruction in dis.get_instructions(code):
         if instruction.opname.startswith("LOAD_"):  # LOAD_FAST and its 3.12+ variants
             value = instruction.argval
-            loaded.update(value if isinstance(value, tuple) else (value,))
-    inputs = code.co_varnames[2 : code.co_argcount][:n_inputs]  # after g and out
-    return any(name in loaded for name in inputs)
+            names.update(value if isinstance(value, tuple) else (value,))
+    parameters = code.co_varnames[: code.co_argcount]
+    return {i for i, name in enumerate(parameters[:n_positional]) if name in names}
+
+
+class _ReadsAll:
+    """What a variadic op's rule reads: any of its inputs, as far as the engine can tell."""
+
+    def __getitem__(self, i: int) -> bool:
+        return True
+
+
+_READS_ALL: Any = _ReadsAll()
 
 
 class _NoRules:
@@ -136,17 +170,31 @@ def primitive(forward: Callable) -> Callable:
     """
     prim = Primitive(forward)
 
-    # The op is the hot path of every recorded op, so it is written out in one function: the
-    # loop over the arguments, the forward, and the node, which is the output tensor itself
-    # with its slots filled inline. Tensor's operators are the op itself (tensor.py), so `a * b`
-    # runs two Python frames: this one and the forward.
+    # The op is the one place a graph node is made, and the hot path of every recorded op: its
+    # loop, the node and the tensor are written out inline, and Tensor's operators are the op
+    # itself (tensor.py), so `a * b` runs two Python frames: this one and the forward.
     def op(*args: Any, **params: Any) -> Any:
         arrays = []
+        inputs = None  # `args` with each op-made tensor replaced by its node, once there is one
+        unread = None  # an op-made input no rule reads: its node keeps it only if broadcast
         tensors = requires_grad = False
-        for a in args:
+        reads = prim.reads
+        for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 tensors = True
-                requires_grad = requires_grad or a.requires_grad
+                if a.requires_grad:
+                    requires_grad = True
+                    x = a._node
+                    if x is not None and _grad_enabled:
+                        # The graph holds the node, never the tensor: an intermediate array
+                        # lives as long as the user holds its tensor, or a rule needs it.
+                        if inputs is None:
+                            inputs = list(args)
+                        inputs[i] = x
+                        if reads[i] or unread is not None:  # a second unread one: just keep it
+                            x.out = a.data
+                        elif x.out is None and len(args) > 1:  # one input cannot broadcast
+                            unread = a
                 a = a.data
             arrays.append(a)
         if not tensors:
@@ -159,18 +207,23 @@ def primitive(forward: Callable) -> Callable:
             data = np.asarray(data)
         if not (requires_grad and _grad_enabled):
             return _make(data)
+        node = _new(Node)
+        node.op = prim
+        node.inputs = args if inputs is None else tuple(inputs)
+        node.params = params or _NO_PARAMS
+        node.out = data if prim.keeps_out else None
+        node.seq = _next_seq()
+        node.extras = None
+        if unread is not None and unread.data.shape != data.shape:
+            unread._node.out = unread.data  # backward needs its shape to sum the gradient back
         out = _new(Tensor)
         out.data = data
         out.requires_grad = True
-        out.grad = out.name = out._hooks = None
-        out._retains_grad = False
-        out._op = prim
-        out._inputs = args
-        out._params = params or _NO_PARAMS
-        out._seq = _next_seq()
+        out.grad = out._name = out._hooks = None
+        out._node = node
         if _observers:
             for observer in _observers:
-                observer.on_forward(out)
+                observer.on_forward(out, arrays)
         return out
 
     op.__name__ = op.__qualname__ = prim.name
@@ -181,6 +234,43 @@ def primitive(forward: Callable) -> Callable:
     op.defvjp = prim.defvjp  # type: ignore[attr-defined]
     REGISTRY[prim.name] = op
     return op
+
+
+def _entry(t: Tensor) -> Node | Tensor:
+    """What the graph holds for a tensor: the node that made it, or the leaf itself."""
+    return t if t._node is None else t._node
+
+
+class Node:
+    """One recorded op: what backward needs to send a gradient through it.
+
+    `op` is the primitive; `inputs` holds, per argument, the Node that made it, a leaf Tensor,
+    or the constant itself (None once backward() has freed the node); `params` the keyword
+    parameters; `out` the output array if a rule reads it (its own, or a later op's rule that
+    reads this value); `seq` the tape position. `extras` holds what few nodes carry: a name,
+    hooks, a tensor that retains its grad. Six slots keep a node at 80 bytes: the deep chain's
+    graph has 300,000 of them.
+    """
+
+    __slots__ = ("op", "inputs", "params", "out", "seq", "extras")
+
+    def __repr__(self) -> str:
+        return f"<node #{self.seq} {self.op.name}>"
+
+
+class Extras:
+    """A node's rarely used parts: a user's name, hooks, and the tensor that retains its grad."""
+
+    __slots__ = ("name", "_hooks", "retained")
+
+    def __init__(self) -> None:
+        self.name = self._hooks = self.retained = None
+
+
+def extras_of(node: Node) -> Extras:
+    if node.extras is None:
+        node.extras = Extras()
+    return node.extras
 
 
 # ---------------------------------------------------------------- grad mode
@@ -234,7 +324,7 @@ class Tape:
     def __exit__(self, *exc: object) -> None:
         _observers.remove(self)
 
-    def on_forward(self, out: Tensor) -> None:
+    def on_forward(self, out: Tensor, arrays: list) -> None:
         self.outputs.append(out)
 
     def __len__(self) -> int:
@@ -244,10 +334,16 @@ class Tape:
         return iter(self.outputs)
 
     def __repr__(self) -> str:
+        recorded = {out._node: out for out in self.outputs}  # entries -> the tensors seen here
         rows = [("#", "op", "inputs", "output")]
         for out in self.outputs:
-            inputs = ", ".join(_describe(a) for a in out._inputs) if out._inputs else "(freed)"
-            rows.append((str(out._seq), out._op.name, inputs, _describe(out)))
+            node = out._node
+            inputs = (
+                ", ".join(_describe(recorded.get(x, x)) for x in node.inputs)
+                if node.inputs is not None
+                else "(freed)"
+            )
+            rows.append((str(node.seq), node.op.name, inputs, _describe(out)))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [f"Tape with {len(self.outputs)} ops"]
         lines += [
@@ -258,8 +354,11 @@ class Tape:
 
 def _describe(value: Any) -> str:
     if isinstance(value, Tensor):
-        label = value.name or ("" if value._op is None else f"#{value._seq}")
+        label = value.name or ("" if value._node is None else f"#{value._node.seq}")
         return f"{label}{shape_of(value)}" if label else shape_of(value)
+    if type(value) is Node:  # made outside the Tape: its tensor is not at hand
+        name = value.extras and value.extras.name
+        return name or f"#{value.seq}"
     return repr(value) if np.isscalar(value) else shape_of(value)
 
 
@@ -288,7 +387,7 @@ def gradients(
     found = _backprop(outputs, list(grad_outputs), inputs, retain_graph, create_graph)
     results = []
     for x in inputs:
-        g = found.get(x)
+        g = found.get(_entry(x))
         if g is None:
             g = _make(np.zeros_like(x.data)) if create_graph else np.zeros_like(x.data)
         results.append(g)
@@ -301,9 +400,9 @@ def _backprop(
     inputs: list[Tensor] | None,
     retain_graph: bool | None,
     create_graph: bool,
-) -> dict[Tensor, Any]:
+) -> dict[Node | Tensor, Any]:
     """Reverse pass shared by `Tensor.backward` (inputs=None: fill leaf `.grad`) and
-    `gradients`.
+    `gradients` (returns the gradients of the inputs' entries: node or leaf).
 
     Nodes are visited latest tape position first, from a heap of the nodes that have received
     a gradient and not yet passed it on. Every consumer of a node comes later on the tape, so
@@ -319,21 +418,22 @@ def _backprop(
     if retain_graph is None:
         # Differentiating the gradient later walks the forward nodes again: keep them.
         retain_graph = create_graph
-    grads: dict[Tensor, Any] = {}
-    frontier: list[tuple[int, Tensor]] = []
+    grads: dict[Node | Tensor, Any] = {}  # gradient so far, per node or leaf
+    frontier: list[tuple[int, Node]] = []
     handed: set[int] = set()  # leaf gradients kept without a copy; a second leaf gets a copy
     for root, g in zip(roots, root_grads):
         g = _seed(root, g, create_graph)
         handed.add(id(g))  # the caller's array, or the shared ones
-        if root in grads:
-            grads[root] = grads[root] + g
+        x = _entry(root)
+        if x in grads:
+            grads[x] = grads[x] + g
         else:
-            grads[root] = g
-            if root._op is not None:
-                heappush(frontier, (-root._seq, root))
-    targets = None if inputs is None else set(inputs)
-    wanted = None if targets is None else _on_path_to(roots, targets)
-    found: dict[Tensor, Any] = {}
+            grads[x] = g
+            if type(x) is Node:
+                heappush(frontier, (-x.seq, x))
+    targets = None if inputs is None else {_entry(x) for x in inputs}
+    wanted = None if targets is None else _on_path_to([_entry(r) for r in roots], targets)
+    found: dict[Node | Tensor, Any] = {}
     checkers = [o for o in _observers if hasattr(o, "on_backward")] if _observers else ()
 
     previous, _grad_enabled = _grad_enabled, create_graph
@@ -341,61 +441,71 @@ def _backprop(
     gc.disable()
     try:
         while frontier:
-            t = heappop(frontier)[1]
-            g = grads.pop(t)
-            args = t._inputs
-            if args is None:
+            node = heappop(frontier)[1]
+            g = grads.pop(node)
+            inputs_ = node.inputs
+            if inputs_ is None:
                 raise RuntimeError(
-                    f"backward: the graph through {t._op.name} (tape #{t._seq}) was already "
+                    f"backward: the graph through {node.op.name} (tape #{node.seq}) was already "
                     "freed by an earlier backward(); pass retain_graph=True to the first "
                     "backward() if you need to go through the same graph twice"
                 )
-            if wanted is not None and t not in wanted:
+            if wanted is not None and node not in wanted:
                 continue
-            if t._hooks:
-                g = _run_hooks(t, g)
-                handed.add(id(g))  # a hook may keep what it returns: leaves get a copy
-            if targets is None:
-                if t._retains_grad:
-                    _accumulate(t, g, create_graph, handed)
-            elif t in targets:
-                found[t] = g
-            vjps = t._op.vjps
-            if create_graph:
-                out, arrays = t, args
-            elif not t._op.reads_inputs:  # what the rules get for the inputs goes unread
-                out, arrays = t.data, args
+            extras = node.extras
+            if extras is not None:
+                if extras._hooks:
+                    g = _run_hooks(extras._hooks, g)
+                    handed.add(id(g))  # a hook may keep what it returns: leaves get a copy
+                retained = extras.retained and extras.retained()
+                if retained is not None and targets is None:
+                    _accumulate(retained, g, create_graph, handed)
+            if targets is not None and node in targets:
+                found[node] = g
+            vjps = node.op.vjps
+            if create_graph:  # the rules get Tensors, so their ops are recorded too
+                out = _tensor_of(node)
+                values = [_tensor_of(x) for x in inputs_]
+            elif not node.op.reads_inputs:  # add, tanh: what is passed for x is never read
+                out, values = node.out, inputs_
             else:
-                out, arrays = t.data, []
-                for x in args:  # a plain loop: ~35% faster than a list comprehension here
-                    arrays.append(x.data if isinstance(x, Tensor) else x)
-            params = t._params
-            for i, x in enumerate(args):
-                if not (isinstance(x, Tensor) and x.requires_grad):
+                out, values = node.out, []
+                for x in inputs_:  # a plain loop: ~35% faster than a list comprehension here
+                    values.append(
+                        x.out if type(x) is Node else x.data if isinstance(x, Tensor) else x
+                    )
+            params = node.params
+            for i, x in enumerate(inputs_):
+                if type(x) is Node:
+                    kept = x.out  # None: not broadcast, so gx has its shape (see `primitive`)
+                elif isinstance(x, Tensor) and x.requires_grad:
+                    kept = x.data
+                else:
                     continue
                 if wanted is not None and x not in wanted:
                     continue
-                gx = vjps[i](g, out, *arrays, **params) if params else vjps[i](g, out, *arrays)
+                gx = vjps[i](g, out, *values, **params) if params else vjps[i](g, out, *values)
                 if gx is None:
                     continue
                 if checkers:
                     for checker in checkers:
-                        checker.on_backward(t, i, gx)
-                if gx.shape != x.data.shape:
-                    gx = _sum_back(gx, x, t, i)
+                        checker.on_backward(node, i, gx)
+                if kept is not None and gx.shape != kept.shape:
+                    gx = _sum_back(gx, kept.shape, node, i)
                 previous_gx = grads.get(x)
                 if previous_gx is None:
                     grads[x] = gx
-                    if x._op is not None:
-                        heappush(frontier, (-x._seq, x))
+                    if type(x) is Node:
+                        heappush(frontier, (-x.seq, x))
                 else:
                     grads[x] = previous_gx + gx
             if not retain_graph:
-                t._inputs = None
+                # Its kept arrays stay: a graph made before this backward may still read them.
+                node.inputs = None
         # What is left in `grads` belongs to leaves: their gradients are complete now.
         for t, g in grads.items():
             if t._hooks:
-                g = _run_hooks(t, g)
+                g = _run_hooks(t._hooks, g)
             if targets is None:
                 _accumulate(t, g, create_graph, handed)
             elif t in targets:
@@ -407,17 +517,31 @@ def _backprop(
     return found
 
 
-def _sum_back(gx: Any, x: Tensor, t: Tensor, i: int) -> Any:
+def _tensor_of(x: Any) -> Any:
+    """A rule's argument under create_graph: a node's kept array becomes a Tensor on that node,
+    so what the rule computes from it is recorded and differentiable again."""
+    if type(x) is not Node:
+        return x  # a leaf Tensor, or a constant
+    if x.out is None:
+        return None  # no rule reads it
+    t = _make(x.out)
+    t.requires_grad = True
+    t._node = x
+    return t
+
+
+def _sum_back(gx: Any, shape: tuple[int, ...], node: Node, i: int) -> Any:
     """Sum a broadcast gradient back to its input's shape; a shape that broadcasting cannot
     explain is a bug in the op's VJP, so name it."""
     try:
         if isinstance(gx, Tensor):  # create_graph: the sum is recorded too
-            return sum_to(gx, shape=x.data.shape)
-        return sum_to.__wrapped__(gx, shape=x.data.shape)  # an array: skip the op's dispatch
+            return sum_to(gx, shape=shape)
+        return sum_to.__wrapped__(gx, shape=shape)  # plain arrays: skip the op's dispatch
     except ValueError:
         raise RuntimeError(
-            f"backward: the VJP of {t._op.name} returned a gradient of shape {tuple(gx.shape)} "
-            f"for input #{i} of shape {x.shape}; it must be that shape or broadcast from it"
+            f"backward: the VJP of {node.op.name} returned a gradient of shape "
+            f"{tuple(gx.shape)} for input #{i} of shape {shape}; it must be that shape or "
+            "broadcast from it"
         ) from None
 
 
@@ -455,31 +579,31 @@ def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return ones
 
 
-def _on_path_to(roots: list[Tensor], targets: set[Tensor]) -> set[Tensor]:
-    """Tensors on a path from a root down to some target: `gradients()` sends gradients along
-    these only. Iterative: depth is unbounded."""
+def _on_path_to(roots: list[Node | Tensor], targets: set[Node | Tensor]) -> set[Node | Tensor]:
+    """Nodes and leaves on a path from a root down to some target: `gradients()` sends
+    gradients along these only. Iterative: depth is unbounded."""
     seen = set(roots)
     stack = list(roots)
     nodes = []
     while stack:
-        t = stack.pop()
-        if t._inputs is None:  # a leaf, or a node freed by an earlier backward()
+        node = stack.pop()
+        if type(node) is not Node or node.inputs is None:  # a leaf, or freed by backward()
             continue
-        nodes.append(t)
-        for x in t._inputs:
-            if isinstance(x, Tensor) and x not in seen:
+        nodes.append(node)
+        for x in node.inputs:
+            if (type(x) is Node or isinstance(x, Tensor)) and x not in seen:
                 seen.add(x)
                 stack.append(x)
-    nodes.sort(key=attrgetter("_seq"))  # tape position
+    nodes.sort(key=attrgetter("seq"))  # tape position
     on_path = set(targets)
-    for t in nodes:  # forward order: inputs before the ops that use them
-        if any(isinstance(x, Tensor) and x in on_path for x in t._inputs):
-            on_path.add(t)
+    for node in nodes:  # forward order: inputs before the ops that use them
+        if any(x in on_path for x in node.inputs if type(x) is Node or isinstance(x, Tensor)):
+            on_path.add(node)
     return on_path
 
 
-def _run_hooks(t: Tensor, g: Any) -> Any:
-    for hook in list(t._hooks):
+def _run_hooks(hooks: list[Callable], g: Any) -> Any:
+    for hook in list(hooks):
         replaced = hook(g)
         if replaced is not None:
             g = replaced

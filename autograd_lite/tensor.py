@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,25 +19,12 @@ class Tensor:
     (an ndarray, or a Tensor with its own graph after `backward(create_graph=True)`).
     Operators and methods follow numpy semantics (broadcasting, `axis=`, `keepdims=`).
 
-    A tensor made by an op is also that op's node on the tape (as in micrograd): `_op` is the
-    primitive, `_inputs` its arguments as passed (None once backward() has freed them),
-    `_params` its keyword parameters and `_seq` its position on the tape. Leaves have `_op`
-    None. One object per op rather than a tensor plus a node halves what the cycle collector
-    has to scan in a long forward pass.
+    A tensor made by an op points to that op's record on the tape, `_node` (an
+    `engine.Node`); leaves have `_node` None. The graph holds nodes, not tensors, so an
+    intermediate tensor's array is freed with the tensor unless a gradient rule needs it.
     """
 
-    __slots__ = (
-        "data",
-        "requires_grad",
-        "grad",
-        "name",
-        "_hooks",
-        "_retains_grad",
-        "_op",
-        "_inputs",
-        "_params",
-        "_seq",
-    )
+    __slots__ = ("data", "requires_grad", "grad", "_name", "_hooks", "_node", "__weakref__")
     # numpy must hand `ndarray + Tensor` to our reflected operators instead of looping over us.
     __array_ufunc__ = None
     # `==` is elementwise, so identity hashing has to be restored by hand (graph walks key on it).
@@ -60,10 +48,8 @@ class Tensor:
         self.data = array
         self.requires_grad = requires_grad
         self.grad = None
-        self.name = name
-        self._hooks = None
-        self._retains_grad = False
-        self._op = self._inputs = self._params = self._seq = None
+        self._name = name
+        self._hooks = self._node = None
 
     # ----------------------------------------------------------------- attributes
     @property
@@ -89,12 +75,27 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by an op on the tape."""
-        return self._op is None
+        return self._node is None
 
     @property
     def op(self) -> str | None:
         """Name of the op that made this tensor (`None` for leaves)."""
-        return None if self._op is None else self._op.name
+        return None if self._node is None else self._node.op.name
+
+    @property
+    def name(self) -> str | None:
+        """A label for errors, `Tape` and viz; an op's output keeps it on its node."""
+        if self._node is None:
+            return self._name
+        extras = self._node.extras
+        return None if extras is None else extras.name
+
+    @name.setter
+    def name(self, name: str | None) -> None:
+        if self._node is None:
+            self._name = name
+        else:
+            engine.extras_of(self._node).name = name
 
     def numpy(self) -> np.ndarray:
         return self.data
@@ -125,8 +126,8 @@ class Tensor:
         extras = []
         if self.data.dtype != np.float64 and self.data.dtype.kind == "f":
             extras.append(f"dtype={self.data.dtype}")
-        if self._op is not None:
-            extras.append(f"op={self._op.name}")
+        if self._node is not None:
+            extras.append(f"op={self._node.op.name}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         if self.name is not None:
@@ -153,7 +154,7 @@ class Tensor:
         return _make(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if self._op is not None and not requires_grad:
+        if self._node is not None and not requires_grad:
             raise RuntimeError(
                 f"requires_grad_: this tensor was made by {self.op} and is part of a graph; "
                 "use .detach() to get a tensor that does not require grad"
@@ -168,7 +169,9 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
-        self._retains_grad = True
+        if self._node is not None:
+            # A weak reference: the graph must not keep the tensor (and its array) alive.
+            engine.extras_of(self._node).retained = weakref.ref(self)
 
     def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
         """Call `hook(grad)` when the gradient is complete; a non-None result replaces it."""
@@ -176,10 +179,12 @@ class Tensor:
             raise RuntimeError(
                 "register_hook: cannot register a hook on a tensor that does not require grad"
             )
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return RemovableHandle(self._hooks, hook)
+        # An op's output gets its gradient at its node; a leaf at the end of backward.
+        owner = self if self._node is None else engine.extras_of(self._node)
+        if owner._hooks is None:
+            owner._hooks = []
+        owner._hooks.append(hook)
+        return RemovableHandle(owner._hooks, hook)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -314,8 +319,7 @@ def _make(data: np.ndarray) -> Tensor:
     t = _new(Tensor)
     t.data = data
     t.requires_grad = False
-    t.grad = t.name = t._hooks = t._op = t._inputs = t._params = t._seq = None
-    t._retains_grad = False
+    t.grad = t._name = t._hooks = t._node = None
     return t
 
 

@@ -123,7 +123,7 @@ def test_backward_releases_each_node_once_it_is_used():
     x = al.tensor([0.5], requires_grad=True)
     a = x * 2
     b = (a * 1.0).tanh()
-    watch = weakref.ref(b.data)  # Tensors have no weakref slot (memory); arrays do
+    watch = weakref.ref(b.data)
     y = b
     for _ in range(3):
         y = y * 1.0
@@ -150,6 +150,17 @@ def test_second_backward_through_a_freed_graph_explains_retain_graph():
     y.backward()
     with pytest.raises(RuntimeError, match=r"already freed.*retain_graph=True"):
         y.backward()
+
+
+def test_a_graph_that_shares_a_node_freed_by_another_backward_says_so():
+    x = al.tensor([1.0, 2.0], requires_grad=True)
+    k = al.tensor([4.0, 5.0], requires_grad=True)
+    h = x * 3.0
+    second = (h * k).sum()  # made before the first backward, which frees h's node
+    h.tanh().sum().backward()
+    with pytest.raises(RuntimeError, match="already freed"):
+        second.backward()
+    assert k.grad is None  # leaves get their gradients only when the whole pass succeeds
 
 
 def test_retain_graph_allows_a_second_backward():
@@ -185,6 +196,37 @@ def test_backward_through_an_op_without_a_vjp_says_how_to_add_one(monkeypatch):
     assert y.op == "double"
     with pytest.raises(NotImplementedError, match=r"double has no VJP.*double\.defvjp"):
         y.backward()
+
+
+def test_a_node_keeps_only_the_arrays_its_rules_read():
+    # tanh(x*w + b): mul's rule reads x and w (leaves, held by the user), tanh's reads its
+    # output; nothing reads the outputs of x*w and +b, so they go with their tensors.
+    x, w, b = (al.tensor([v], requires_grad=True) for v in (0.5, 0.9, 0.1))
+    h = x * w
+    z = h + b
+    y = z.tanh()
+    arrays = {name: weakref.ref(t.data) for name, t in (("h", h), ("z", z), ("y", y))}
+    loss = y.sum()
+    del h, z, y
+    assert arrays["h"]() is None and arrays["z"]() is None
+    assert arrays["y"]() is not None
+    loss.backward()
+    dz = 1 - np.tanh(0.5 * 0.9 + 0.1) ** 2
+    np.testing.assert_allclose([x.grad[0], w.grad[0], b.grad[0]], [dz * 0.9, dz * 0.5, dz])
+
+
+@pytest.mark.parametrize("broadcast_first", [True, False])
+def test_an_intermediate_broadcast_by_a_later_op_sums_back_after_its_tensor_is_gone(
+    broadcast_first,
+):
+    # add reads neither input, so its inputs' nodes keep no arrays, except the one it
+    # broadcast: backward needs that one's shape to sum the gradient back.
+    a = al.tensor(np.arange(3.0).reshape(3, 1), requires_grad=True)
+    c = al.tensor(np.ones((3, 4)), requires_grad=True)
+    z = (a * 2.0) + (c * 1.0) if broadcast_first else (c * 1.0) + (a * 2.0)
+    z.sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full((3, 1), 8.0))
+    np.testing.assert_array_equal(c.grad, np.ones((3, 4)))
 
 
 def test_backward_knows_which_rules_read_their_inputs(monkeypatch):

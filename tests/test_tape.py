@@ -17,14 +17,14 @@ def test_tape_records_ops_in_execution_order():
     tape, y = _record()
     assert len(tape) == 4
     assert [t.op for t in tape] == ["matmul", "tanh", "mul", "sum"]
-    seqs = [t._seq for t in tape]
+    seqs = [t._node.seq for t in tape]
     assert seqs == sorted(seqs) and len(set(seqs)) == 4
     assert list(tape)[-1] is y
 
 
 def test_tape_prints_the_wengert_list():
     tape, _ = _record()
-    a, b, c, d = (t._seq for t in tape)
+    a, b, c, d = (t._node.seq for t in tape)
     rows = [
         ("#", "op", "inputs", "output"),
         (f"{a}", "matmul", "x(1, 2), w(2, 3)", f"#{a}(1, 3)"),

@@ -80,7 +80,7 @@ def shared_square():
 def test_backward_dot_of_shared_subexpression_has_exactly_these_nodes_edges_and_gradients():
     _, b, c = shared_square()
     nodes, edges, clusters = parse(viz.draw(c))
-    add, mul = b._seq, c._seq
+    add, mul = b._node.seq, c._node.seq
     assert set(nodes) == {"leaf0", "op0", "t0", "op1", "t1", "legend"}
     assert nodes["leaf0"]["lines"] == ["a", "scalar float64", "3", "grad 24"]
     assert nodes["t0"]["lines"] == ["b", "scalar float64", "6", "grad 12"]
@@ -106,7 +106,7 @@ def test_forward_view_has_the_same_graph_with_data_arrows_and_no_gradients_on_ed
     _, _, c = shared_square()
     nodes, edges, _ = parse(viz.draw(c, view="forward", show_grads=False))
     assert set(nodes) == {"leaf0", "op0", "t0", "op1", "t1"}  # no gradients: no legend
-    assert nodes["op1"]["lines"] == [f"mul #{c._seq}", "z = x * y"]
+    assert nodes["op1"]["lines"] == [f"mul #{c._node.seq}", "z = x * y"]
     assert nodes["leaf0"]["lines"] == ["a", "scalar float64", "3"]
     assert nodes["leaf0"]["fillcolor"] == "white"
     assert sorted((t, h) for t, h, _ in edges) == [
@@ -142,7 +142,9 @@ def test_tensor_graph_shows_summaries_constants_and_inputs_without_gradient():
     x_edges = [e for t, _, e in edges if t == ids["x"]]
     assert x_edges == [{"color": "gray50", "dir": "none", "style": "dashed"}]
     # The edge from x @ w into sigmoid carries delta = dL/d(x @ w): 3 elements, so the values.
-    matmul_out = next(k for k, n in nodes.items() if n.get("lines", [""])[0] == f"#{p._seq - 1}")
+    matmul_out = next(
+        k for k, n in nodes.items() if n.get("lines", [""])[0] == f"#{p._node.seq - 1}"
+    )
     label = next(e["label"] for t, h, e in edges if t == matmul_out and h.startswith("op"))
     assert label == viz.graph.values(delta)
 
@@ -199,7 +201,7 @@ def test_box_colors_follow_gradient_magnitudes_down_a_vanishing_sigmoid_chain():
     gradients = al.gradients(root, chain[:-1], retain_graph=True)
     bins = []
     for t, g in zip(chain[:-1], gradients):
-        label = x.name if t is x else f"#{t._seq}"
+        label = x.name if t is x else f"#{t._node.seq}"
         box = next(n for n in nodes.values() if n.get("lines", [""])[0] == label)
         want = drawing.PALETTE.index(viz.grad_color(abs(float(g))))
         assert box["fillcolor"] == drawing.PALETTE[want]

@@ -103,7 +103,7 @@ def explain(
             "explain: the leaf does not require grad, so no gradient flows to it; "
             "create it with requires_grad=True"
         )
-    graph = walk(root)
+    graph = walk(root, leaf)
     if graph.freed:
         raise RuntimeError(
             "explain: the graph was already freed by backward(); call "
@@ -162,32 +162,32 @@ def _routes(
         while stack and len(found) < limit:
             t, g, link = stack.pop()
             if t is leaf:
-                found.append(_route(link, g, named))
+                found.append(_route(graph, link, g, named))
                 continue
             inputs = graph.inputs(t)
             for i in reversed(range(len(inputs))):  # popped in input order: input 0's first
                 x = inputs[i]
                 if _carries(x, on_path):
-                    gx = send(t, i, g)
+                    gx = send(graph, t, i, g)
                     gx = np.zeros(x.shape, x.dtype) if gx is None else gx
                     stack.append((x, gx, (link, t, i, gx)))
     return found
 
 
-def _route(link: tuple | None, g: np.ndarray, named: dict[Tensor, str]) -> Route:
+def _route(graph: Graph, link: tuple | None, g: np.ndarray, named: dict[Tensor, str]) -> Route:
     steps = []
     while link is not None:
         link, t, i, gx = link
-        x = t._inputs[i]
+        x = graph.inputs(t)[i]
         local = None
         if t.size == 1 and x.size == 1:
-            one = send(t, i, np.ones(t.shape, t.dtype))
+            one = send(graph, t, i, np.ones(t.shape, t.dtype))
             local = 0.0 if one is None else float(one.reshape(-1)[0])
-        prim = t._op
+        prim = t._node.op
         steps.append(
             Step(
                 prim.name,
-                t._seq,
+                t._node.seq,
                 input_name(prim, i),
                 input_rule(prim, i),
                 named[t],

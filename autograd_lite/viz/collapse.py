@@ -74,7 +74,8 @@ def _signature_ids(graph: Graph) -> np.ndarray:
                 inputs.append(("op", k - position[x]))
             else:
                 inputs.append(("leaf", x.shape, x.requires_grad))
-        params = params_text(t._params) if t._params else ""
-        signature = (t._op.name, params, t.shape, t.dtype.str, *inputs)
+        node = t._node
+        params = params_text(node.params) if node.params else ""
+        signature = (node.op.name, params, t.shape, t.dtype.str, *inputs)
         ids[k] = known.setdefault(signature, len(known))
     return ids

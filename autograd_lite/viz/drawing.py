@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..tensor import Tensor
 from .collapse import Run, find_runs
 from .graph import (
+    FREED,
     Flow,
     Graph,
     Params,
@@ -317,6 +318,8 @@ class _Scene:
         return self._tensor_node(t), self._tensor_style(t), clusters.of(t)
 
     def _tensor_node(self, t: Tensor) -> list[str]:
+        if t.data is FREED:
+            return [self.names[t], "(value freed by backward)"]
         lines = [self.names[t], f"{shape_text(t.data)} {t.dtype}"]
         if self.show_values:
             lines.append(summary(t.data))
@@ -337,28 +340,29 @@ class _Scene:
         return attrs
 
     def _op_node(self, t: Tensor, clusters: _Clusters) -> tuple[list[str], dict, str | None]:
-        lines = [f"{t._op.name} #{t._seq}"]
-        if t._params:
-            lines.append(params_text(t._params))
-        lines.append(forward_rule(t._op))
+        node = t._node
+        lines = [f"{node.op.name} #{node.seq}"]
+        if node.params:
+            lines.append(params_text(node.params))
+        lines.append(forward_rule(node.op))
         if self.backward:
-            lines.append(backward_rule(t._op))
+            lines.append(backward_rule(node.op))
         attrs = {"shape": "ellipse"}
-        if t._inputs is None:
+        if node.inputs is None:
             lines.append("(inputs freed by backward)")
             attrs["style"] = "dashed"
         return [line for line in lines if line], attrs, clusters.of(t)
 
     def _run_node(self, run: Run) -> list[str]:
         ops = self.graph.ops
-        block = [ops[k]._op.name for k in range(run.start, run.start + run.period)]
+        block = [ops[k]._node.op.name for k in range(run.start, run.start + run.period)]
         if len(block) > 6:
             block = [*block[:5], "..."]
         hidden = [ops[k] for k in run.hidden]
         lines = [
             f"x {run.count - 2:,} more blocks like the two next to this box",
             f"({run.period} ops each: {' -> '.join(block)})",
-            f"ops #{hidden[0]._seq} to #{hidden[-1]._seq}",
+            f"ops #{hidden[0]._node.seq} to #{hidden[-1]._node.seq}",
         ]
         if self.flow is not None:
             sizes = [rms(self.flow.grads[t]) for t in hidden if t in self.flow.grads]

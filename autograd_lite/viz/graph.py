@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import no_grad
+from ..engine import Node, no_grad
 from ..ops import sum_to
 from ..tensor import Tensor
 
@@ -27,47 +27,77 @@ Params = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
 
 @dataclass
 class Graph:
-    """Everything reachable from `root`, found by an explicit stack (no recursion)."""
+    """Everything reachable from `root`, found by an explicit stack (no recursion).
+
+    The engine's graph holds nodes, which keep only the arrays their gradient rules read. viz
+    shows every op's value, so each node is seen here as a tensor: the user's own where `walk`
+    was given it, else a stand-in whose value is replayed from its inputs (the op's numpy
+    forward on the same arrays: the same numbers).
+    """
 
     root: Tensor
-    ops: list[Tensor]  # tensors made by ops, in tape order: every input comes before its users
+    ops: list[Tensor]  # one tensor per recorded op, in tape order: inputs before their users
     leaves: list[Tensor]  # tensors the graph starts from, in order of first use
     freed: bool  # some op's inputs were released by an earlier backward()
+    arguments: dict[Tensor, tuple]  # each op's inputs as tensors (ops and leaves) and constants
 
     def inputs(self, t: Tensor) -> tuple:
         """The inputs of the op that made `t`, as passed (Tensors and constants)."""
-        return t._inputs or ()
+        return self.arguments.get(t, ())
 
 
-def walk(root: Tensor) -> Graph:
-    """Collect the graph behind `root`; a node whose inputs backward() freed ends the walk."""
+def walk(root: Tensor, *known: Tensor) -> Graph:
+    """Collect the graph behind `root`; a node whose inputs backward() freed ends the walk.
+    `root` and any `known` tensors stand for their own nodes, so they can be found by identity.
+    """
     if not isinstance(root, Tensor):
         raise TypeError(f"viz: expected a Tensor, got {type(root).__name__}")
-    seen = {root}
-    stack = [root]
-    ops = []
-    freed = False
+    tensor_of = {t._node: t for t in (root, *known) if t._node is not None}
+    nodes = []
+    seen = set()
+    stack = [] if root._node is None else [root._node]
     while stack:
-        t = stack.pop()
-        if t._op is None:
-            continue
-        ops.append(t)
-        if t._inputs is None:
-            freed = True
-            continue
-        for x in t._inputs:
-            if isinstance(x, Tensor) and x not in seen:
+        node = stack.pop()
+        nodes.append(node)
+        for x in node.inputs or ():
+            if type(x) is Node and x not in seen:
                 seen.add(x)
                 stack.append(x)
-    ops.sort(key=attrgetter("_seq"))  # tape order
-    leaves = [root] if root._op is None else []
+    nodes.sort(key=attrgetter("seq"))  # tape order
+    ops: list[Tensor] = []
+    arguments: dict[Tensor, tuple] = {}
+    for node in nodes:  # inputs first, so each one's tensor is already made
+        args = tuple(tensor_of.get(x, x) if type(x) is Node else x for x in node.inputs or ())
+        t = tensor_of.get(node)
+        if t is None:
+            t = tensor_of[node] = _stand_in(node, args)
+        arguments[t] = args
+        ops.append(t)
+    leaves = [root] if root._node is None else []
     used = set()
     for t in ops:
-        for x in t._inputs or ():
-            if isinstance(x, Tensor) and x._op is None and x not in used:
+        for x in arguments[t]:
+            if isinstance(x, Tensor) and x._node is None and x not in used:
                 used.add(x)
                 leaves.append(x)
-    return Graph(root, ops, leaves, freed)
+    freed = any(node.inputs is None for node in nodes)
+    return Graph(root, ops, leaves, freed, arguments)
+
+
+FREED = np.array(np.nan)
+"""The value of an op whose inputs backward() freed before any rule kept its output."""
+
+
+def _stand_in(node: Node, args: tuple) -> Tensor:
+    """A tensor on `node` holding its output: the kept array, else the forward run again."""
+    value = node.out
+    if value is None and node.inputs is not None:
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        value = np.asarray(node.op.forward(*arrays, **node.params))
+    t = Tensor(FREED if value is None else value)
+    t.requires_grad = True
+    t._node = node
+    return t
 
 
 def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tensor, str]:
@@ -83,7 +113,7 @@ def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tens
             name, unnamed = f"leaf{unnamed}", unnamed + 1
         found[t] = name
     for t in graph.ops:
-        found[t] = by_id.get(id(t)) or t.name or f"#{t._seq}"
+        found[t] = by_id.get(id(t)) or t.name or f"#{t._node.seq}"
     return found
 
 
@@ -122,14 +152,16 @@ class Flow:
     edges: dict[tuple[Tensor, int], np.ndarray]
 
 
-def send(t: Tensor, i: int, g: np.ndarray) -> np.ndarray | None:
+def send(graph: Graph, t: Tensor, i: int, g: np.ndarray) -> np.ndarray | None:
     """The gradient the op that made `t` sends to its input i, given `t`'s gradient `g`: the
     engine's arithmetic (that input's VJP rule, summed back to the input's shape). Call it
     under `no_grad()`."""
-    rules = t._op.vjps  # rules[i] raises NotImplementedError for an op with no VJP
-    x = t._inputs[i]
-    arrays = [a.data if isinstance(a, Tensor) else a for a in t._inputs]
-    gx = rules[i](g, t.data, *arrays, **t._params)
+    node = t._node
+    rules = node.op.vjps  # rules[i] raises NotImplementedError for an op with no VJP
+    args = graph.inputs(t)
+    x = args[i]
+    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    gx = rules[i](g, t.data, *arrays, **node.params)
     if gx is None:
         return None
     gx = np.asarray(gx)
@@ -150,7 +182,7 @@ def flow(graph: Graph) -> Flow:
             for i, x in enumerate(graph.inputs(t)):
                 if not (isinstance(x, Tensor) and x.requires_grad):
                     continue
-                gx = send(t, i, g)
+                gx = send(graph, t, i, g)
                 if gx is None:
                     continue
                 edges[t, i] = gx
