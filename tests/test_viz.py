@@ -319,6 +319,19 @@ def test_freed_graph_draws_what_is_left_and_says_why():
     assert "retain_graph=True" in dot.source
 
 
+def test_values_of_ops_no_rule_kept_are_replayed_or_marked_freed():
+    # The engine's nodes keep only what gradient rules read; viz replays the rest from the
+    # inputs, unless backward() freed those inputs first.
+    x = al.tensor([1.0, 2.0], requires_grad=True)
+    z = (x * 3.0) + 1.0  # add reads neither input: the node of x * 3 keeps no array
+    y = x * 2.0
+    w = y + 0.5
+    assert [t.data.tolist() for t in walk(z).ops] == [[3.0, 6.0], [4.0, 7.0]]
+    (y + 0.0).sum().backward()  # frees y's node before anyone kept its value
+    del y
+    assert walk(w).ops[0].data is viz.graph.FREED
+
+
 @needs_graphviz
 def test_draw_rejects_an_unknown_view():
     _, _, c = shared_square()

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine import Node, no_grad
 from ..ops import sum_to
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 
 Params = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
 
@@ -94,7 +94,7 @@ def _stand_in(node: Node, args: tuple) -> Tensor:
     if value is None and node.inputs is not None:
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         value = np.asarray(node.op.forward(*arrays, **node.params))
-    t = Tensor(FREED if value is None else value)
+    t = _make(FREED if value is None else value)  # no copy: `FREED` is recognized by identity
     t.requires_grad = True
     t._node = node
     return t
