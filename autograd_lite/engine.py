@@ -60,6 +60,7 @@ class Primitive:
         self.vjps: Sequence[Callable] = _NoRules(self.name)
         # What the VJP rules read, so what a node of this op keeps: its output, and per input
         # whether its value is needed (set by defvjp; a variadic op's rule may read any input).
+        # `reads_inputs` is any(reads), kept so backward checks one flag per node.
         self.keeps_out = self.reads_inputs = True
         self.reads: Sequence[bool] = _READS_ALL
         kinds = [p.kind for p in inspect.signature(forward).parameters.values()]
@@ -82,9 +83,7 @@ class Primitive:
         if self.n_inputs is None:
             if len(rules) != 1:
                 raise TypeError(f"{self.name} is variadic: give one rule(i, g, out, *inputs)")
-            self.vjps = _IndexedRule(rules[0])
-            self.keeps_out = self.reads_inputs = True
-            self.reads = _READS_ALL
+            self.vjps = _IndexedRule(rules[0])  # it reads its inputs: the defaults stand
             return rules[0]
         if len(rules) != self.n_inputs:
             raise TypeError(
@@ -370,7 +369,9 @@ class Tape:
         for out in self.outputs:
             node = out._node
             inputs = (
-                ", ".join(_describe(recorded.get(x, x)) for x in node.inputs)
+                ", ".join(
+                    _describe(recorded.get(x, x) if type(x) is Node else x) for x in node.inputs
+                )
                 if node.inputs is not None
                 else "(freed)"
             )

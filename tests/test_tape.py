@@ -1,6 +1,8 @@
 """`with Tape() as tape:` keeps the recorded ops in execution order; printing it shows the
 Wengert list: tape position, op, inputs and output, each input named or numbered."""
 
+import numpy as np
+
 import autograd_lite as al
 
 
@@ -42,6 +44,14 @@ def test_tape_prints_the_wengert_list():
 def _cells(line: str) -> list[str]:
     """The columns of a printed row: separated by two or more spaces."""
     return [cell.strip() for cell in line.split("  ") if cell.strip()]
+
+
+def test_printed_tape_shows_array_constants_by_shape():
+    a = al.tensor([1.0, 2.0, 3.0], requires_grad=True, name="a")
+    with al.Tape() as tape:
+        a * np.ones(3)
+    (seq,) = (t._node.seq for t in tape)
+    assert _cells(str(tape).splitlines()[2]) == [f"{seq}", "mul", "a(3,), (3,)", f"#{seq}(3,)"]
 
 
 def test_only_ops_inside_the_block_that_need_grad_are_recorded():
