@@ -19,7 +19,7 @@ def _finite(value) -> bool:
     )
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(engine.Observer, contextlib.ContextDecorator):
     """Context manager and decorator that checks every recorded op (slow: for debugging).
 
     Forward: the first op whose output holds NaN or Inf raises FloatingPointError naming the

@@ -29,7 +29,7 @@ from .errors import op_error, shape_of  # noqa: F401 (op_error: used by the comp
 from .tensor import Tensor, _make, _new  # noqa: F401 (_new: used by the compiled ops)
 
 _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
-_observers: list = []  # active Tape and detect_anomaly contexts; empty on the fast path
+_observers: list[Observer] = []  # active Tape, detect_anomaly, viz.watch; empty on the fast path
 _next_seq = itertools.count().__next__  # tape position: execution order is a topological order
 _NO_PARAMS: dict = {}  # shared by every node whose op takes no keyword parameters
 
@@ -275,11 +275,14 @@ class Node:
     """One recorded op: what backward needs to send a gradient through it.
 
     `op` is the primitive; `inputs` holds, per argument, the Node that made it, a leaf Tensor,
-    or the constant itself (None once backward() has freed the node); `params` the keyword
-    parameters; `out` the output array if a rule reads it (its own, or a later op's rule that
-    reads this value); `seq` the tape position. `extras` holds what few nodes carry: a name,
-    hooks, a tensor that retains its grad. Six slots keep a node at 80 bytes: the deep chain's
-    graph has 300,000 of them.
+    or the constant itself; `params` the keyword parameters; `out` the output array if a rule
+    reads it (its own, or a later op's rule that reads this value), else None, and `FREED` once
+    backward() has released the node; `seq` the tape position. `extras` holds what few nodes
+    carry: a name, hooks, a tensor that retains its grad, what a `viz.watch()` recorded.
+
+    backward() releases only the arrays: op, inputs and params stay, so the graph can still be
+    drawn and explained after it (as PyTorch keeps its graph and frees the saved tensors). Six
+    slots keep a node at 80 bytes: the deep chain's graph has 300,000 of them.
     """
 
     __slots__ = ("op", "inputs", "params", "out", "seq", "extras")
@@ -289,18 +292,43 @@ class Node:
 
 
 class Extras:
-    """A node's rarely used parts: a user's name, hooks, and the tensor that retains its grad."""
+    """A node's rarely used parts: a user's name, hooks, the tensor that retains its grad, and
+    what a `viz.watch()` recorded of the backward passes that started from this node."""
 
-    __slots__ = ("name", "_hooks", "retained")
+    __slots__ = ("name", "_hooks", "retained", "recorded")
 
     def __init__(self) -> None:
-        self.name = self._hooks = self.retained = None
+        self.name = self._hooks = self.retained = self.recorded = None
 
 
 def extras_of(node: Node) -> Extras:
     if node.extras is None:
         node.extras = Extras()
     return node.extras
+
+
+class _Freed:
+    """What `Node.out` holds once backward() has released the node: its values are gone (its
+    op, inputs and params stay). Read as an array, it says so instead of passing for one."""
+
+    __slots__ = ()
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise RuntimeError(_FREED_TEXT)
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(_FREED_TEXT)
+
+    def __repr__(self) -> str:
+        return "<value freed by backward()>"
+
+
+_FREED_TEXT = (
+    "this value was freed by an earlier backward(); pass retain_graph=True to that backward() "
+    "to go through the same graph twice"
+)
+FREED = _Freed()
+"""`Node.out` of a node whose arrays backward() has released."""
 
 
 # ---------------------------------------------------------------- grad mode
@@ -337,8 +365,29 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+# ---------------------------------------------------------------- watching the engine
+class Observer:
+    """What watches the engine while it is in `_observers`: Tape, detect_anomaly, viz.watch.
+
+    Every hook does nothing here; a watcher overrides the ones it needs. None of them costs
+    anything while no watcher is active: the op body and backward() test `_observers` once.
+    """
+
+    def on_forward(self, out: Tensor, arrays: list) -> None:
+        """An op was recorded: `out` is its output, `arrays` its input arrays."""
+
+    def on_backward_begin(self, roots: list[Node | Tensor]) -> None:
+        """A backward pass starts from these roots (the nodes that made them, or leaves)."""
+
+    def on_backward(self, node: Node, i: int, gx: Any) -> None:
+        """The gradient `node` sends to its input i, summed back to that input's shape."""
+
+    def on_gradient(self, x: Node | Tensor, g: Any) -> None:
+        """The complete gradient of a node's output, or of a leaf, in this backward pass."""
+
+
 # ---------------------------------------------------------------- tape
-class Tape:
+class Tape(Observer):
     """Keeps the ordered list of ops recorded inside `with Tape() as tape:`.
 
     `print(tape)` shows the Wengert list: tape position, op, input shapes and output shape.
@@ -368,12 +417,8 @@ class Tape:
         rows = [("#", "op", "inputs", "output")]
         for out in self.outputs:
             node = out._node
-            inputs = (
-                ", ".join(
-                    _describe(recorded.get(x, x) if type(x) is Node else x) for x in node.inputs
-                )
-                if node.inputs is not None
-                else "(freed)"
+            inputs = ", ".join(
+                _describe(recorded.get(x, x) if type(x) is Node else x) for x in node.inputs
             )
             rows.append((str(node.seq), node.op.name, inputs, _describe(out)))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
@@ -439,12 +484,12 @@ def _backprop(
     Nodes are visited latest tape position first, from a heap of the nodes that have received
     a gradient and not yet passed it on. Every consumer of a node comes later on the tape, so
     a node's gradient is complete when it leaves the heap. The heap holds only that frontier
-    (one node for a chain), and a node is released as soon as it is used, so the reverse pass
-    needs no list of the whole graph.
+    (one node for a chain), and a node's arrays are released as soon as it is used, so the
+    reverse pass needs no list of the whole graph, and gives memory back as it goes.
 
     Python's cycle collector is paused meanwhile: the reverse pass makes no reference cycles,
     so its scans of the live graph would find nothing (~5% of the pass on a 100,000-link
-    chain, whose graph shrinks as it is walked).
+    chain).
     """
     global _grad_enabled
     if retain_graph is None:
@@ -466,7 +511,9 @@ def _backprop(
     targets = None if inputs is None else {_entry(x) for x in inputs}
     wanted = None if targets is None else _on_path_to([_entry(r) for r in roots], targets)
     found: dict[Node | Tensor, Any] = {}
-    checkers = [o for o in _observers if hasattr(o, "on_backward")] if _observers else ()
+    watchers = tuple(_observers)  # empty on the fast path: each call below is behind a test
+    for watcher in watchers:
+        watcher.on_backward_begin([_entry(root) for root in roots])
 
     previous, _grad_enabled = _grad_enabled, create_graph
     collecting = gc.isenabled()
@@ -475,13 +522,8 @@ def _backprop(
         while frontier:
             node = heappop(frontier)[1]
             g = grads.pop(node)
-            inputs_ = node.inputs
-            if inputs_ is None:
-                raise RuntimeError(
-                    f"backward: the graph through {node.op.name} (tape #{node.seq}) was already "
-                    "freed by an earlier backward(); pass retain_graph=True to the first "
-                    "backward() if you need to go through the same graph twice"
-                )
+            if node.out is FREED:
+                raise _freed_error(node)
             if wanted is not None and node not in wanted:
                 continue
             extras = node.extras
@@ -494,50 +536,64 @@ def _backprop(
                     _accumulate(retained, g, create_graph, handed)
             if targets is not None and node in targets:
                 found[node] = g
+            if watchers:
+                for watcher in watchers:
+                    watcher.on_gradient(node, g)
+            inputs_ = node.inputs
             vjps = node.op.vjps
-            if create_graph:  # the rules get Tensors, so their ops are recorded too
-                out = _tensor_of(node)
-                values = [_tensor_of(x) for x in inputs_]
-            elif not node.op.reads_inputs:  # add, tanh: what is passed for x is never read
-                out, values = node.out, inputs_
-            else:
-                out, values = node.out, []
-                for x in inputs_:  # a plain loop: ~35% faster than a list comprehension here
-                    values.append(
-                        x.out if type(x) is Node else x.data if isinstance(x, Tensor) else x
-                    )
-            params = node.params
-            for i, x in enumerate(inputs_):
-                if type(x) is Node:
-                    kept = x.out  # None: not broadcast, so gx has its shape (see `primitive`)
-                elif isinstance(x, Tensor) and x.requires_grad:
-                    kept = x.data
+            try:
+                if create_graph:  # the rules get Tensors, so their ops are recorded too
+                    out = _tensor_of(node)
+                    values = [_tensor_of(x) for x in inputs_]
+                elif not node.op.reads_inputs:  # add, tanh: what is passed for x is never read
+                    out, values = node.out, inputs_
                 else:
-                    continue
-                if wanted is not None and x not in wanted:
-                    continue
-                gx = vjps[i](g, out, *values, **params) if params else vjps[i](g, out, *values)
-                if gx is None:
-                    continue
-                if checkers:
-                    for checker in checkers:
-                        checker.on_backward(node, i, gx)
-                if kept is not None and gx.shape != kept.shape:
-                    gx = _sum_back(gx, kept.shape, node, i)
-                previous_gx = grads.get(x)
-                if previous_gx is None:
-                    grads[x] = gx
+                    out, values = node.out, []
+                    for x in inputs_:  # a plain loop: ~35% faster than a list comprehension
+                        values.append(
+                            x.out if type(x) is Node else x.data if isinstance(x, Tensor) else x
+                        )
+                params = node.params
+                for i, x in enumerate(inputs_):
                     if type(x) is Node:
-                        heappush(frontier, (-x.seq, x))
-                else:
-                    grads[x] = previous_gx + gx
+                        kept = x.out  # None: not broadcast, so gx has its shape (see `primitive`)
+                    elif isinstance(x, Tensor) and x.requires_grad:
+                        kept = x.data
+                    else:
+                        continue
+                    if wanted is not None and x not in wanted:
+                        continue
+                    gx = vjps[i](g, out, *values, **params) if params else vjps[i](g, out, *values)
+                    if gx is None:
+                        continue
+                    if kept is not None and gx.shape != kept.shape:
+                        gx = _sum_back(gx, kept.shape, node, i)
+                    if watchers:
+                        for watcher in watchers:
+                            watcher.on_backward(node, i, gx)
+                    previous_gx = grads.get(x)
+                    if previous_gx is None:
+                        grads[x] = gx
+                        if type(x) is Node:
+                            heappush(frontier, (-x.seq, x))
+                    else:
+                        grads[x] = previous_gx + gx
+            except Exception:
+                # A graph made before an earlier backward() may share nodes that it released:
+                # reading their values fails above, and this says why.
+                for x in inputs_:
+                    if type(x) is Node and x.out is FREED:
+                        raise _freed_error(x) from None
+                raise
             if not retain_graph:
-                # Its kept arrays stay: a graph made before this backward may still read them.
-                node.inputs = None
+                # Release the arrays; the structure stays, to be drawn and explained.
+                node.out = FREED
         # What is left in `grads` belongs to leaves: their gradients are complete now.
         for t, g in grads.items():
             if t._hooks:
                 g = _run_hooks(t._hooks, g)
+            for watcher in watchers:
+                watcher.on_gradient(t, g)
             if targets is None:
                 _accumulate(t, g, create_graph, handed)
             elif t in targets:
@@ -547,6 +603,14 @@ def _backprop(
         if collecting:
             gc.enable()
     return found
+
+
+def _freed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward: the graph through {node.op.name} (tape #{node.seq}) was already freed by "
+        "an earlier backward(); pass retain_graph=True to the first backward() if you need to "
+        "go through the same graph twice"
+    )
 
 
 def _tensor_of(x: Any) -> Any:
@@ -619,7 +683,7 @@ def _on_path_to(roots: list[Node | Tensor], targets: set[Node | Tensor]) -> set[
     nodes = []
     while stack:
         node = stack.pop()
-        if type(node) is not Node or node.inputs is None:  # a leaf, or freed by backward()
+        if type(node) is not Node:  # a leaf
             continue
         nodes.append(node)
         for x in node.inputs:

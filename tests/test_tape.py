@@ -67,10 +67,12 @@ def test_only_ops_inside_the_block_that_need_grad_are_recorded():
     assert after.op == "mul"
 
 
-def test_printed_tape_marks_inputs_freed_by_backward():
+def test_printed_tape_is_the_same_after_backward():
+    # backward() releases the arrays its rules kept, never the graph's structure.
     tape, y = _record()
+    before = str(tape)
     y.backward()
-    assert all(_cells(line)[2] == "(freed)" for line in str(tape).splitlines()[2:])
+    assert str(tape) == before
 
 
 def test_nested_tapes_both_record():

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from dot_reading import parse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,42 +27,6 @@ needs_graphviz = pytest.mark.skipif(
     importlib.util.find_spec("graphviz") is None, reason="the graphviz package is not installed"
 )
 SCRIPTS = sysconfig.get_path("scripts")
-
-# ---------------------------------------------------------------- reading DOT back
-_NODE = re.compile(r"^\t+(\w+) \[(.*)\]$")
-_EDGE = re.compile(r"^\t+(\w+) -> (\w+)(?: \[(.*)\])?$")
-_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ ]+)')
-_CLUSTER = re.compile(r'^\t+subgraph "?(cluster_[^" ]+)"? \{$')
-
-
-def _attrs(text: str | None) -> dict[str, str]:
-    found = {}
-    for key, value in _ATTR.findall(text or ""):
-        found[key] = value[1:-1] if value.startswith('"') else value
-    return found
-
-
-def parse(dot) -> tuple[dict[str, dict], list[tuple[str, str, dict]], dict[str, str]]:
-    """Nodes (id -> attributes, label split into lines), edges and each node's cluster."""
-    nodes, edges, cluster_of = {}, [], {}
-    cluster = None
-    for line in dot.source.splitlines():
-        if line.lstrip().startswith("legend "):  # an HTML table: one test reads it on its own
-            nodes["legend"] = {}
-            continue
-        if m := _CLUSTER.match(line):
-            cluster = m.group(1)
-        elif line.strip() == "}":
-            cluster = None
-        elif m := _EDGE.match(line):
-            edges.append((m.group(1), m.group(2), _attrs(m.group(3))))
-        elif (m := _NODE.match(line)) and m.group(1) not in ("graph", "node", "edge"):
-            attrs = _attrs(m.group(2))
-            attrs["lines"] = attrs.get("label", "").split("\\n")
-            nodes[m.group(1)] = attrs
-            if cluster:
-                cluster_of[m.group(1)] = cluster
-    return nodes, edges, cluster_of
 
 
 def shared_square():
@@ -308,28 +273,35 @@ def test_graphs_without_repeats_are_cut_to_max_nodes_keeping_the_root_side():
 
 
 @needs_graphviz
-def test_freed_graph_draws_what_is_left_and_says_why():
-    w = al.tensor([1.0, 2.0], requires_grad=True)
+def test_after_a_plain_backward_draw_shows_the_structure_and_how_to_see_gradients():
+    w = al.tensor([1.0, 2.0], requires_grad=True, name="w")
     loss = (w * w).sum()
+    before = parse(viz.draw(loss, show_values=False, show_grads=False))
     loss.backward()
     dot = viz.draw(loss)
-    nodes, _, _ = parse(dot)
-    assert set(nodes) == {"op0", "t0"}
-    assert "(inputs freed by backward)" in nodes["op0"]["lines"]
-    assert "retain_graph=True" in dot.source
+    nodes, edges, _ = parse(dot)
+    # Every op and tensor is still there, with its shape and dtype; no value or gradient.
+    assert set(nodes) == set(before[0]) | {"legend"}
+    assert nodes["leaf0"]["lines"] == ["w", "(2,) float64", "[1, 2]"]
+    assert nodes["t0"]["lines"] == ["#" + str(loss._node.inputs[0].seq), "(2,) float64"]
+    assert nodes["t1"]["lines"][1] == "scalar float64"
+    assert sorted((t, h) for t, h, _ in edges) == sorted((t, h) for t, h, _ in before[1])
+    assert all("label" not in e for _, _, e in edges)
+    assert "viz.watch()" in dot.source  # the legend says how to get the numbers
 
 
-def test_values_of_ops_no_rule_kept_are_replayed_or_marked_freed():
+def test_values_of_ops_no_rule_kept_are_replayed_before_and_after_backward():
     # The engine's nodes keep only what gradient rules read; viz replays the rest from the
-    # inputs, unless backward() freed those inputs first.
+    # inputs, which backward() leaves in place (it releases only the kept arrays).
     x = al.tensor([1.0, 2.0], requires_grad=True)
     z = (x * 3.0) + 1.0  # add reads neither input: the node of x * 3 keeps no array
     y = x * 2.0
     w = y + 0.5
     assert [t.data.tolist() for t in walk(z).ops] == [[3.0, 6.0], [4.0, 7.0]]
-    (y + 0.0).sum().backward()  # frees y's node before anyone kept its value
+    (y + 0.0).sum().backward()  # releases y's node
     del y
-    assert walk(w).ops[0].data is viz.graph.FREED
+    graph = walk(w)
+    assert graph.freed and [t.data.tolist() for t in graph.ops] == [[2.0, 4.0], [2.5, 4.5]]
 
 
 @needs_graphviz
@@ -457,13 +429,13 @@ def test_explain_of_an_unrelated_leaf_says_zero():
     assert str(e).startswith("c does not depend on z: no path leads back to it, so d(c)/d(z) = 0.")
 
 
-def test_explain_needs_the_graph_and_a_leaf_that_requires_grad():
+def test_explain_needs_values_or_a_record_and_a_leaf_that_requires_grad():
     w = al.tensor([1.0, 2.0], requires_grad=True)
     loss = (w * w).sum()
     with pytest.raises(ValueError, match="does not require grad"):
         viz.explain(loss, al.tensor(1.0))
     loss.backward()
-    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+    with pytest.raises(RuntimeError, match=r"with viz.watch\(\):.*retain_graph=True"):
         viz.explain(loss, w)
 
 

@@ -18,17 +18,15 @@ from .graph import (
     Graph,
     Params,
     flow,
-    grad_text,
     input_name,
     input_rule,
     names,
     param_dict,
-    rms,
     send,
-    shape_text,
-    values,
     walk,
 )
+from .recording import recorded
+from .summary import Summary, rms, shape_text, summarize, values
 
 _SHOWN_STEPS = 8  # steps shown at each end of a long path
 
@@ -67,7 +65,9 @@ class Explanation:
     """What `explain` found; `str()` (or `print`) gives the text.
 
     `routes` holds the first `max_paths` of the `n_paths` paths; `total` is d(root)/d(leaf)
-    summed over all of them, and `grad` the leaf's `.grad` when explain was called.
+    summed over all of them, and `grad` the leaf's `.grad` when explain was called. After a
+    plain backward(), `sent` is what that backward() sent to the leaf, as viz.watch()
+    recorded it (the paths themselves are recomputed from the leaves as they are now).
     """
 
     root: str
@@ -77,6 +77,7 @@ class Explanation:
     total: np.ndarray
     grad: np.ndarray | None
     seeded: bool  # the root has several elements: these are the gradients of sum(root)
+    sent: Summary | None = None
 
     def __str__(self) -> str:
         return "\n".join(_text(self))
@@ -93,7 +94,9 @@ def explain(
 
     Only the first `max_paths` paths are listed (their number can grow exponentially), but the
     sum always covers all of them. `params` (`dict(model.named_parameters())`) names tensors.
-    Needs the graph: call it before `backward()`, or after `backward(retain_graph=True)`.
+
+    Works before `backward()`, after `backward(retain_graph=True)`, and after a plain
+    `backward()` run inside `with viz.watch():`, whose record the sum is checked against.
     """
     for what, t in (("root", root), ("leaf", leaf)):
         if not isinstance(t, Tensor):
@@ -104,10 +107,13 @@ def explain(
             "create it with requires_grad=True"
         )
     graph = walk(root, leaf)
-    if graph.freed:
+    record = recorded(root)
+    if graph.freed and record is None:
         raise RuntimeError(
-            "explain: the graph was already freed by backward(); call "
-            "backward(retain_graph=True), or explain before backward()"
+            "explain: backward() has released this graph's values and nothing recorded its "
+            "gradients; run the forward and backward inside `with viz.watch():` (from "
+            "autograd_lite import viz), or call backward(retain_graph=True), or explain before "
+            "backward()"
         )
     named = names(graph, param_dict(params))
     on_path, n_paths = _count_paths(graph, leaf)
@@ -121,6 +127,7 @@ def explain(
         total=np.zeros(leaf.shape, leaf.dtype) if total is None else total,
         grad=grad,
         seeded=root.size != 1,
+        sent=record.grad(leaf) if graph.freed else None,
     )
 
 
@@ -246,7 +253,7 @@ def _route_text(route: Route, n: int, e: Explanation) -> list[str]:
             if route.scalar:
                 left = f"d({step.out})/d({step.into}) = {values(step.local)}"
             else:
-                left = f"at {step.into} {shape_text(step.grad)}: {grad_text(step.grad)}"
+                left = f"at {step.into} {shape_text(step.grad)}: {summarize(step.grad).grad_text()}"
             rows.append((left, f"{step.op} #{step.seq}, input {step.argument}: {step.rule}"))
     width = max(len(left) for left, _ in rows)
     lines = [header]
@@ -270,22 +277,52 @@ def _ends(steps: list[Step]) -> list[Step | None]:
 
 
 def _check(e: Explanation) -> list[str]:
+    lines = []
+    if e.sent is not None:
+        verdict = (
+            "matches the sum"
+            if _agrees(e.sent, e.total)
+            else "differs from the sum: the leaves have changed since that backward() (an "
+            "optimizer step?), and the paths use their values of now; explain before the step"
+        )
+        lines.append(f"backward() sent {e.leaf}: {_sent(e.sent)}  (viz.watch: {verdict})")
     if e.grad is None:
-        return [f"{e.leaf}.grad is None: call backward(retain_graph=True) to compare."]
-    # Paths add in another order than backward() does: equal up to rounding, relative to
-    # the gradient's own scale (a vanished gradient of 1e-30 is not "close" to 0 by default).
-    rtol = 1e-4 if e.total.dtype == np.float32 else 1e-9
-    scale = float(np.max(np.abs(e.total), initial=0.0))
-    close = e.grad.shape == e.total.shape and np.allclose(
-        e.grad, e.total, rtol=rtol, atol=rtol * scale
-    )
+        return [*lines, f"{e.leaf}.grad is None: call backward(retain_graph=True) to compare."]
     verdict = (
         "matches"
-        if close
+        if _close(e.grad, e.total)
         else "differs: .grad holds the sum over every backward() call so far; reset it "
         "(w.grad = None, optimizer.zero_grad()) before the backward() you want explained"
     )
-    return [f"{e.leaf}.grad: {_array(e.grad)}  ({verdict})"]
+    return [*lines, f"{e.leaf}.grad: {_array(e.grad)}  ({verdict})"]
+
+
+def _rtol(a: np.ndarray) -> float:
+    # Paths add in another order than backward() does: equal up to rounding, relative to
+    # the gradient's own scale (a vanished gradient of 1e-30 is not "close" to 0 by default).
+    return 1e-4 if a.dtype == np.float32 else 1e-9
+
+
+def _close(a: np.ndarray, total: np.ndarray) -> bool:
+    rtol = _rtol(total)
+    scale = float(np.max(np.abs(total), initial=0.0))
+    return a.shape == total.shape and np.allclose(a, total, rtol=rtol, atol=rtol * scale)
+
+
+def _agrees(sent: Summary, total: np.ndarray) -> bool:
+    """Whether a recorded gradient is the sum: its elements when it kept them, else its size."""
+    if sent.elements is not None:
+        return _close(np.reshape(np.array(sent.elements), sent.shape), total)
+    mine = summarize(total)
+    rtol = _rtol(total)
+    return sent.shape == mine.shape and bool(
+        np.allclose([sent.rms, sent.max_abs], [mine.rms, mine.max_abs], rtol=rtol, atol=0.0)
+    )
+
+
+def _sent(s: Summary) -> str:
+    text = s.grad_text()
+    return text if s.elements is not None else f"{shape_text(s)} {text}"
 
 
 def _array(a: np.ndarray) -> str:

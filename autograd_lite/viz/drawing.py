@@ -17,24 +17,19 @@ from typing import TYPE_CHECKING, Any
 from ..tensor import Tensor
 from .collapse import Run, find_runs
 from .graph import (
-    FREED,
-    Flow,
     Graph,
     Params,
     backward_rule,
     const_lines,
-    flow,
     forward_rule,
-    grad_text,
     module_of,
     names,
     param_dict,
     params_text,
-    rms,
-    shape_text,
-    summary,
     walk,
 )
+from .recording import Seen, seen
+from .summary import shape_text, summarize
 
 if TYPE_CHECKING:
     import graphviz
@@ -88,9 +83,12 @@ def draw(
     Over `max_nodes` nodes, repeated blocks of ops are drawn once at each end with a box
     "x N more" between them, and if that is not enough, the nodes farthest from `root` go.
 
-    `backward()` frees the graph as it goes, so draw before it, or call
-    `loss.backward(retain_graph=True)` first: the gradients are recomputed from the retained
-    graph (from a seed of ones, as `backward()` seeds a scalar). Tensor hooks are not run.
+    Where the gradients come from: before `backward()`, or after
+    `loss.backward(retain_graph=True)`, they are recomputed from the graph's values (from a
+    seed of ones, as `backward()` seeds a scalar; tensor hooks are not run). A plain
+    `backward()` keeps the graph's structure but releases its values: run the forward and
+    backward inside `with viz.watch():` and they show what that backward() sent; otherwise
+    the drawing shows the structure (ops, shapes, dtypes) and says how to get the numbers.
     """
     graphviz = _import_graphviz("draw")
     if view not in ("backward", "forward"):
@@ -101,8 +99,8 @@ def draw(
         module.named_parameters() if params is None and module is not None else params
     )
     graph = walk(root)
-    grads = flow(graph) if show_grads and root.requires_grad and not graph.freed else None
-    scene = _Scene(graph, names(graph, params), grads, view == "backward", show_values)
+    numbers = seen(graph, with_grads=show_grads)
+    scene = _Scene(graph, names(graph, params), numbers, view == "backward", show_values)
     notes = scene.shrink(max_nodes)
     dot = graphviz.Digraph(
         "autograd",
@@ -118,7 +116,9 @@ def draw(
     )
     clusters = _clusters(graph, params, module)
     scene.emit(dot, graphviz, clusters)
-    if grads is not None:
+    if numbers is None:
+        _how_to_see_gradients(dot)
+    elif scene.has_grads:
         _legend(dot)
     return dot
 
@@ -135,19 +135,18 @@ def _import_graphviz(who: str) -> Any:
 
 
 def _title(scene: _Scene, view: str, show_grads: bool) -> list[str]:
-    graph, root = scene.graph, scene.graph.root
+    root = scene.graph.root
     lines = [f"{view} graph of {scene.names[root]}"]
-    if scene.flow is not None:
+    if scene.seen is None:
+        lines.append("backward() has released this graph's values: the structure is left")
+    elif scene.has_grads:
         # backward() needs a one-element root; for a bigger one the gradients are of its sum.
         of = scene.names[root] if root.size == 1 else f"sum({scene.names[root]})"
         lines.append(f"box colors: d({of})/d(tensor), see the legend")
         if scene.backward:
             lines.append("edges: the gradient flowing along them (values, or rms if > 4)")
-    elif show_grads and graph.freed:
-        lines.append(
-            "the graph was freed by backward(): call backward(retain_graph=True) before "
-            "draw() to see all of it, with its gradients"
-        )
+        if scene.seen.source == "recorded":
+            lines.append("as recorded by viz.watch() in backward()")
     return lines
 
 
@@ -160,12 +159,13 @@ class _Scene:
         self,
         graph: Graph,
         names: dict[Tensor, str],
-        grads: Flow | None,
+        numbers: Seen | None,
         backward: bool,
         show_values: bool,
     ) -> None:
-        self.graph, self.names, self.flow = graph, names, grads
+        self.graph, self.names, self.seen = graph, names, numbers
         self.backward, self.show_values = backward, show_values
+        self.has_grads = numbers is not None and numbers.grad(graph.root) is not None
         self.ids: dict[Tensor, str] = {t: f"leaf{j}" for j, t in enumerate(graph.leaves)}
         self.order: list[str] = list(self.ids.values())  # every node id, in drawing order
         self.edges: list[tuple[str, str, int, int | None]] = []  # tail, head, op k, input i
@@ -318,21 +318,26 @@ class _Scene:
         return self._tensor_node(t), self._tensor_style(t), clusters.of(t)
 
     def _tensor_node(self, t: Tensor) -> list[str]:
-        if t.data is FREED:
-            return [self.names[t], "(value freed by backward)"]
         lines = [self.names[t], f"{shape_text(t.data)} {t.dtype}"]
+        # A leaf's value is the user's own; an op's, only while the graph holds it or as
+        # viz.watch() recorded it (a stand-in replayed after backward() shows the current
+        # leaves, not those of that pass).
         if self.show_values:
-            lines.append(summary(t.data))
-        if self.flow is not None and t in self.flow.grads:
-            lines.append("grad " + grad_text(self.flow.grads[t]))
+            value = summarize(t.data) if t._node is None else self.seen and self.seen.value(t)
+            if value:
+                lines.append(value.value_text())
+        grad = self.seen and self.seen.grad(t)
+        if grad:
+            lines.append("grad " + grad.grad_text())
         elif not t.requires_grad and self.backward:
             lines.append("(no grad)")
         return lines
 
     def _tensor_style(self, t: Tensor) -> dict:
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": "white"}
-        if self.flow is not None and t in self.flow.grads:
-            attrs["fillcolor"] = color = grad_color(rms(self.flow.grads[t]))
+        size = self.seen and self.seen.rms(t)
+        if size is not None:
+            attrs["fillcolor"] = color = grad_color(size)
             if color in _DARK:
                 attrs["fontcolor"] = "white"
         if t is self.graph.root:
@@ -347,11 +352,7 @@ class _Scene:
         lines.append(forward_rule(node.op))
         if self.backward:
             lines.append(backward_rule(node.op))
-        attrs = {"shape": "ellipse"}
-        if node.inputs is None:
-            lines.append("(inputs freed by backward)")
-            attrs["style"] = "dashed"
-        return [line for line in lines if line], attrs, clusters.of(t)
+        return [line for line in lines if line], {"shape": "ellipse"}, clusters.of(t)
 
     def _run_node(self, run: Run) -> list[str]:
         ops = self.graph.ops
@@ -364,8 +365,8 @@ class _Scene:
             f"({run.period} ops each: {' -> '.join(block)})",
             f"ops #{hidden[0]._node.seq} to #{hidden[-1]._node.seq}",
         ]
-        if self.flow is not None:
-            sizes = [rms(self.flow.grads[t]) for t in hidden if t in self.flow.grads]
+        if self.seen is not None:
+            sizes = [size for t in hidden if (size := self.seen.rms(t)) is not None]
             if sizes:
                 lines.append(f"grad rms from {min(sizes):.3g} to {max(sizes):.3g}")
         return lines
@@ -374,14 +375,14 @@ class _Scene:
         t = self.graph.ops[k]
         attrs: dict = {"dir": "back"} if self.backward else {}
         if i is None:
-            g = self.flow.grads.get(t) if self.flow is not None else None
+            g = self.seen and self.seen.grad(t)
         else:
             x = self.graph.inputs(t)[i]
             if not (isinstance(x, Tensor) and x.requires_grad):
                 return {**_NO_GRAD_EDGE, "dir": "none"} if self.backward else dict(_NO_GRAD_EDGE)
-            g = self.flow.edges.get((t, i)) if self.flow is not None else None
-        if g is not None and self.backward:
-            attrs["label"] = _escape(grad_text(g))
+            g = self.seen and self.seen.edge(t, i)
+        if g and self.backward:
+            attrs["label"] = _escape(g.grad_text())
         return attrs
 
 
@@ -438,6 +439,22 @@ def _legend(dot: Any) -> None:
         f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
         f'<tr><td colspan="{len(cells)}">{title}</td></tr><tr>{"".join(cells)}</tr></table>>',
         shape="plaintext",
+    )
+
+
+def _how_to_see_gradients(dot: Any) -> None:
+    """In the legend's place, when backward() has released the values and nothing recorded
+    them: how to get the gradient on every edge."""
+    dot.node(
+        "legend",
+        _label(
+            [
+                "To see the gradient each edge carried, run the forward and backward",
+                "inside `with viz.watch():`, then draw (or call backward(retain_graph=True),",
+                "or draw before backward()).",
+            ]
+        ),
+        shape="note",
     )
 
 

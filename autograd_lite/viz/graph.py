@@ -1,9 +1,10 @@
 """The recorded graph behind a tensor, as viz sees it: the ops in tape order, the leaves, a name
 for every tensor, and the gradient flowing along every edge.
 
-The engine's `backward()` frees each node once it is used and keeps only the leaves' gradients;
-`flow` re-runs the same reverse pass over a retained graph (`loss.backward(retain_graph=True)`)
-and keeps every intermediate gradient, edge by edge.
+The engine's `backward()` keeps only the leaves' gradients and releases the arrays the graph
+held (its structure stays). The gradient on every edge comes either from `flow`, which re-runs
+the reverse pass over a graph whose values are still there (before backward(), or after
+`backward(retain_graph=True)`), or from what a `viz.watch()` recorded during backward().
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Node, no_grad
+from ..engine import FREED, Node, no_grad
 from ..ops import sum_to
 from ..tensor import Tensor, _make
+from .summary import shape_text, summarize, values
 
 Params = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
 
@@ -30,15 +32,16 @@ class Graph:
     """Everything reachable from `root`, found by an explicit stack (no recursion).
 
     The engine's graph holds nodes, which keep only the arrays their gradient rules read. viz
-    shows every op's value, so each node is seen here as a tensor: the user's own where `walk`
-    was given it, else a stand-in whose value is replayed from its inputs (the op's numpy
-    forward on the same arrays: the same numbers).
+    shows every op's value and shape, so each node is seen here as a tensor: the user's own
+    where `walk` was given it, else a stand-in whose value is replayed from its inputs (the
+    op's numpy forward on the same arrays: the same numbers, or, once backward() has released
+    the graph, those of the leaves as they are now).
     """
 
     root: Tensor
     ops: list[Tensor]  # one tensor per recorded op, in tape order: inputs before their users
     leaves: list[Tensor]  # tensors the graph starts from, in order of first use
-    freed: bool  # some op's inputs were released by an earlier backward()
+    freed: bool  # backward() has released the values of some op
     arguments: dict[Tensor, tuple]  # each op's inputs as tensors (ops and leaves) and constants
 
     def inputs(self, t: Tensor) -> tuple:
@@ -47,9 +50,8 @@ class Graph:
 
 
 def walk(root: Tensor, *known: Tensor) -> Graph:
-    """Collect the graph behind `root`; a node whose inputs backward() freed ends the walk.
-    `root` and any `known` tensors stand for their own nodes, so they can be found by identity.
-    """
+    """Collect the graph behind `root`. `root` and any `known` tensors stand for their own
+    nodes, so they can be found by identity."""
     if not isinstance(root, Tensor):
         raise TypeError(f"viz: expected a Tensor, got {type(root).__name__}")
     tensor_of = {t._node: t for t in (root, *known) if t._node is not None}
@@ -59,7 +61,7 @@ def walk(root: Tensor, *known: Tensor) -> Graph:
     while stack:
         node = stack.pop()
         nodes.append(node)
-        for x in node.inputs or ():
+        for x in node.inputs:
             if type(x) is Node and x not in seen:
                 seen.add(x)
                 stack.append(x)
@@ -67,7 +69,7 @@ def walk(root: Tensor, *known: Tensor) -> Graph:
     ops: list[Tensor] = []
     arguments: dict[Tensor, tuple] = {}
     for node in nodes:  # inputs first, so each one's tensor is already made
-        args = tuple(tensor_of.get(x, x) if type(x) is Node else x for x in node.inputs or ())
+        args = tuple(tensor_of.get(x, x) if type(x) is Node else x for x in node.inputs)
         t = tensor_of.get(node)
         if t is None:
             t = tensor_of[node] = _stand_in(node, args)
@@ -80,21 +82,18 @@ def walk(root: Tensor, *known: Tensor) -> Graph:
             if isinstance(x, Tensor) and x._node is None and x not in used:
                 used.add(x)
                 leaves.append(x)
-    freed = any(node.inputs is None for node in nodes)
+    freed = any(node.out is FREED for node in nodes)
     return Graph(root, ops, leaves, freed, arguments)
-
-
-FREED = np.array(np.nan)
-"""The value of an op whose inputs backward() freed before any rule kept its output."""
 
 
 def _stand_in(node: Node, args: tuple) -> Tensor:
     """A tensor on `node` holding its output: the kept array, else the forward run again."""
     value = node.out
-    if value is None and node.inputs is not None:
+    if not isinstance(value, np.ndarray):  # not kept, or released by backward()
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        value = np.asarray(node.op.forward(*arrays, **node.params))
-    t = _make(FREED if value is None else value)  # no copy: `FREED` is recognized by identity
+        with np.errstate(all="ignore"):  # it warned, if at all, when it first ran
+            value = np.asarray(node.op.forward(*arrays, **node.params))
+    t = _make(value)
     t.requires_grad = True
     t._node = node
     return t
@@ -192,50 +191,6 @@ def flow(graph: Graph) -> Flow:
 
 
 # ---------------------------------------------------------------- text
-def values(a: Any) -> str:
-    """The values themselves, at 4 significant digits, on one line."""
-    a = np.asarray(a)
-    if a.ndim == 0:
-        return _number(a.item())
-    text = np.array2string(a, separator=", ", formatter={"all": _number}, threshold=16)
-    return " ".join(text.split())
-
-
-def _number(v: Any) -> str:
-    return str(v) if isinstance(v, bool | np.bool_) else f"{v:.4g}"
-
-
-def summary(a: np.ndarray) -> str:
-    """The value itself when it has at most 4 elements, else mean, min and max."""
-    if a.size <= 4:
-        return values(a)
-    if a.dtype.kind not in "biuf":
-        return a.dtype.name
-    return f"mean {a.mean():.3g}  min {a.min():.3g}  max {a.max():.3g}"
-
-
-def grad_text(g: np.ndarray) -> str:
-    """A gradient: its values when it has at most 4 elements, else its rms."""
-    return values(g) if g.size <= 4 else f"rms {rms(g):.3g}"
-
-
-def rms(g: np.ndarray) -> float:
-    """sqrt(mean(|g|**2)): a gradient's typical size, comparable across shapes (a norm grows
-    with the number of elements). Scaled by max|g| first, so huge values do not overflow."""
-    if g.size == 1:
-        return abs(g.reshape(-1)[0].item())
-    size = np.abs(g)
-    top = float(np.max(size, initial=0.0))
-    if top == 0.0 or not np.isfinite(top):
-        return top
-    return top * float(np.sqrt(np.mean(np.square(size / top))))
-
-
-def shape_text(a: Any) -> str:
-    shape = np.shape(a)
-    return "scalar" if shape == () else str(shape)
-
-
 def params_text(params: Mapping[str, Any], width: int = 40) -> str:
     """An op's keyword parameters, e.g. `axis=0, keepdims=True`, cut to `width` characters."""
     text = ", ".join(f"{k}={_param(v)}" for k, v in params.items())
@@ -249,7 +204,7 @@ def _param(v: Any) -> str:
 def const_lines(value: Any) -> list[str]:
     """A constant input (a Python number, an array passed as is)."""
     if isinstance(value, np.ndarray):
-        return [f"array {shape_text(value)} {value.dtype}", summary(value)]
+        return [f"array {shape_text(value)} {value.dtype}", summarize(value).value_text()]
     if isinstance(value, int | float | np.number | np.bool_):
         return [values(value)]
     text = repr(value)
