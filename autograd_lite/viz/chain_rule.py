@@ -116,7 +116,7 @@ def explain(
             "backward()"
         )
     named = names(graph, param_dict(params))
-    on_path, n_paths = _count_paths(graph, leaf)
+    on_path, n_paths = count_paths(graph, leaf)
     total = flow(graph).grads.get(leaf) if n_paths else None
     grad = leaf.grad.data if isinstance(leaf.grad, Tensor) else leaf.grad
     return Explanation(
@@ -131,12 +131,12 @@ def explain(
     )
 
 
-def _count_paths(graph: Graph, leaf: Tensor) -> tuple[set[Tensor], int]:
+def count_paths(graph: Graph, leaf: Tensor) -> tuple[set[Tensor], int]:
     """The tensors with a path to `leaf`, and the number of paths from the root to it: each
     tensor's count is the sum of its users' counts (a big int; no enumeration)."""
     on_path = {leaf}
     for t in graph.ops:  # tape order: inputs first
-        if any(_carries(x, on_path) for x in graph.inputs(t)):
+        if any(carries(x, on_path) for x in graph.inputs(t)):
             on_path.add(t)
     if graph.root not in on_path:
         return on_path, 0
@@ -146,12 +146,13 @@ def _count_paths(graph: Graph, leaf: Tensor) -> tuple[set[Tensor], int]:
         if c is None or t is leaf:
             continue
         for x in graph.inputs(t):
-            if _carries(x, on_path):
+            if carries(x, on_path):
                 count[x] = count.get(x, 0) + c
     return on_path, count.get(leaf, 0)
 
 
-def _carries(x: object, on_path: set[Tensor]) -> bool:
+def carries(x: object, on_path: set[Tensor]) -> bool:
+    """Whether an op's input `x` takes a gradient that goes on to the leaf."""
     return isinstance(x, Tensor) and x.requires_grad and x in on_path
 
 
@@ -174,7 +175,7 @@ def _routes(
             inputs = graph.inputs(t)
             for i in reversed(range(len(inputs))):  # popped in input order: input 0's first
                 x = inputs[i]
-                if _carries(x, on_path):
+                if carries(x, on_path):
                     gx = send(graph, t, i, g)
                     gx = np.zeros(x.shape, x.dtype) if gx is None else gx
                     stack.append((x, gx, (link, t, i, gx)))

@@ -9,6 +9,7 @@ so a gradient that vanishes on its way down a network shows as the boxes turning
 
 from __future__ import annotations
 
+import html
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -90,7 +91,32 @@ def draw(
     backward inside `with viz.watch():` and they show what that backward() sent; otherwise
     the drawing shows the structure (ops, shapes, dtypes) and says how to get the numbers.
     """
-    graphviz = _import_graphviz("draw")
+    graphviz = import_graphviz("draw")
+    scene = sketch(
+        root,
+        view=view,
+        params=params,
+        module=module,
+        show_values=show_values,
+        show_grads=show_grads,
+        max_nodes=max_nodes,
+    )
+    return scene.digraph(graphviz, rankdir)
+
+
+def sketch(
+    root: Tensor,
+    *,
+    view: str = "backward",
+    params: Params | None = None,
+    module: Any = None,
+    show_values: bool = True,
+    show_grads: bool = True,
+    max_nodes: int = 500,
+) -> Scene:
+    """What `draw` draws, before it is DOT (the arguments are draw's): every node and edge by
+    id, with its label and style (`Scene.node`, `Scene.edge`). viz.html reads one per recorded
+    backward pass; it needs no graphviz."""
     if view not in ("backward", "forward"):
         raise ValueError(f"draw: view must be 'backward' or 'forward', got {view!r}")
     if max_nodes < 2:
@@ -100,30 +126,14 @@ def draw(
     )
     graph = walk(root)
     numbers = seen(graph, with_grads=show_grads)
-    scene = _Scene(graph, names(graph, params), numbers, view == "backward", show_values)
-    notes = scene.shrink(max_nodes)
-    dot = graphviz.Digraph(
-        "autograd",
-        graph_attr={
-            "rankdir": rankdir,
-            "label": _label([*_title(scene, view, show_grads), *notes]),
-            "labelloc": "t",
-            "fontname": _FONT,
-            "fontsize": "11",
-        },
-        node_attr={"fontname": _FONT, "fontsize": "10"},
-        edge_attr={"fontname": _FONT, "fontsize": "9"},
-    )
     clusters = _clusters(graph, params, module)
-    scene.emit(dot, graphviz, clusters)
-    if numbers is None:
-        _how_to_see_gradients(dot)
-    elif scene.has_grads:
-        _legend(dot)
-    return dot
+    scene = Scene(graph, names(graph, params), numbers, view == "backward", show_values, clusters)
+    scene.shrink(max_nodes)
+    return scene
 
 
-def _import_graphviz(who: str) -> Any:
+def import_graphviz(who: str) -> Any:
+    """The graphviz package, or an ImportError that says how `who` gets it."""
     try:
         import graphviz
     except ImportError:
@@ -134,8 +144,9 @@ def _import_graphviz(who: str) -> Any:
     return graphviz
 
 
-def _title(scene: _Scene, view: str, show_grads: bool) -> list[str]:
+def _title(scene: Scene) -> list[str]:
     root = scene.graph.root
+    view = "backward" if scene.backward else "forward"
     lines = [f"{view} graph of {scene.names[root]}"]
     if scene.seen is None:
         lines.append("backward() has released this graph's values: the structure is left")
@@ -151,9 +162,13 @@ def _title(scene: _Scene, view: str, show_grads: bool) -> list[str]:
 
 
 # ---------------------------------------------------------------- the scene
-class _Scene:
+class Scene:
     """Node ids and edges first (cheap), labels only for what is finally drawn: a collapsed
-    100,000-op chain builds a handful of labels, not 200,000."""
+    100,000-op chain builds a handful of labels, not 200,000.
+
+    Node ids: `leaf{j}` (graph.leaves[j]), `t{k}` and `op{k}` (graph.ops[k] and its op),
+    `c{k}_{i}` (a constant input i of op k); edge ids: see `edge_id`.
+    """
 
     def __init__(
         self,
@@ -162,9 +177,10 @@ class _Scene:
         numbers: Seen | None,
         backward: bool,
         show_values: bool,
+        clusters: _Clusters,
     ) -> None:
         self.graph, self.names, self.seen = graph, names, numbers
-        self.backward, self.show_values = backward, show_values
+        self.backward, self.show_values, self.clusters = backward, show_values, clusters
         self.has_grads = numbers is not None and numbers.grad(graph.root) is not None
         self.ids: dict[Tensor, str] = {t: f"leaf{j}" for j, t in enumerate(graph.leaves)}
         self.order: list[str] = list(self.ids.values())  # every node id, in drawing order
@@ -183,11 +199,12 @@ class _Scene:
         self.alias: dict[str, str] = {}  # hidden node -> the box drawn in its place
         self.runs: list[Run] = []
         self.cut = 0
+        self.notes: list[str] = []  # what shrinking left out, for the title
 
     # ------------------------------------------------------------ shrinking
-    def shrink(self, max_nodes: int) -> list[str]:
+    def shrink(self, max_nodes: int) -> None:
         """Collapse repeated blocks, then cut the farthest nodes, until `max_nodes` remain."""
-        notes = []
+        notes = self.notes
         if len(self.order) > max_nodes:
             self._collapse()
             if self.runs:
@@ -204,7 +221,6 @@ class _Scene:
             notes.append(
                 f"{self.cut:,} nodes farthest from the root not drawn (max_nodes={max_nodes})"
             )
-        return notes
 
     def _collapse(self) -> None:
         self.runs = find_runs(self.graph)
@@ -246,6 +262,10 @@ class _Scene:
                 self.cut += 1
         self.order.append("more")
 
+    def shown(self, n: str) -> bool:
+        """Whether node `n` is drawn as itself (not hidden in a collapsed or cut box)."""
+        return n not in self.alias
+
     def _final(self, n: str) -> str:
         seen = n
         while seen in self.alias:
@@ -259,12 +279,37 @@ class _Scene:
                 yield a, b
 
     # ------------------------------------------------------------ output
-    def emit(self, dot: Any, graphviz: Any, clusters: _Clusters) -> None:
+    def digraph(self, graphviz: Any, rankdir: str, ids: bool = False) -> graphviz.Digraph:
+        """The scene as DOT. `ids` gives every node and edge its id in an SVG rendering too
+        (graphviz numbers them otherwise), so a page can address them."""
+        dot = graphviz.Digraph(
+            "autograd",
+            graph_attr={
+                "rankdir": rankdir,
+                "label": _label([*_title(self), *self.notes]),
+                "labelloc": "t",
+                "fontname": _FONT,
+                "fontsize": "11",
+            },
+            node_attr={"fontname": _FONT, "fontsize": "10"},
+            edge_attr={"fontname": _FONT, "fontsize": "9"},
+        )
+        self.emit(dot, graphviz, ids)
+        if self.seen is None:
+            _how_to_see_gradients(dot)
+        elif self.has_grads:
+            _legend(dot)
+        return dot
+
+    def emit(self, dot: Any, graphviz: Any, ids: bool) -> None:
+        clusters = self.clusters
         groups: dict[str | None, list[tuple[str, str, dict]]] = {}
         for n in self.order:
-            if n in self.alias:
+            if not self.shown(n):
                 continue
-            lines, attrs, cluster = self._node(n, clusters)
+            lines, attrs, cluster = self.node(n)
+            if ids:
+                attrs["id"] = n
             groups.setdefault(cluster, []).append((n, _label(lines), attrs))
         for cluster, nodes in groups.items():
             if cluster is None:
@@ -285,7 +330,9 @@ class _Scene:
             a, b = self._final(tail), self._final(head)
             if a == b:
                 continue
-            attrs = self._edge(k, i)
+            attrs = self.edge(k, i)
+            if ids:
+                attrs["id"] = edge_id(k, i)
             if (a, b) == (tail, head):
                 dot.edge(a, b, **attrs)
             else:
@@ -297,8 +344,9 @@ class _Scene:
             )
             dot.edge(a, b, **attrs)
 
-    def _node(self, n: str, clusters: _Clusters) -> tuple[list[str], dict, str | None]:
-        graph = self.graph
+    def node(self, n: str) -> tuple[list[str], dict, str | None]:
+        """Node `n`'s label lines, its DOT attributes and its cluster (None: outside any)."""
+        graph, clusters = self.graph, self.clusters
         if n == "more":
             return (
                 [f"... {self.cut} more nodes", "(raise max_nodes to draw them)"],
@@ -313,7 +361,7 @@ class _Scene:
             lines = const_lines(graph.inputs(t)[i])
             return lines, {"shape": "plaintext"}, clusters.of(t)
         if n.startswith("op"):
-            return self._op_node(graph.ops[int(n[2:])], clusters)
+            return self._op_node(graph.ops[int(n[2:])])
         t = graph.ops[int(n[1:])] if n.startswith("t") else graph.leaves[int(n[4:])]
         return self._tensor_node(t), self._tensor_style(t), clusters.of(t)
 
@@ -344,7 +392,7 @@ class _Scene:
             attrs["penwidth"] = "2"
         return attrs
 
-    def _op_node(self, t: Tensor, clusters: _Clusters) -> tuple[list[str], dict, str | None]:
+    def _op_node(self, t: Tensor) -> tuple[list[str], dict, str | None]:
         node = t._node
         lines = [f"{node.op.name} #{node.seq}"]
         if node.params:
@@ -352,7 +400,7 @@ class _Scene:
         lines.append(forward_rule(node.op))
         if self.backward:
             lines.append(backward_rule(node.op))
-        return [line for line in lines if line], {"shape": "ellipse"}, clusters.of(t)
+        return [line for line in lines if line], {"shape": "ellipse"}, self.clusters.of(t)
 
     def _run_node(self, run: Run) -> list[str]:
         ops = self.graph.ops
@@ -371,7 +419,8 @@ class _Scene:
                 lines.append(f"grad rms from {min(sizes):.3g} to {max(sizes):.3g}")
         return lines
 
-    def _edge(self, k: int, i: int | None) -> dict:
+    def edge(self, k: int, i: int | None) -> dict:
+        """The DOT attributes of edge `edge_id(k, i)`, its label among them."""
         t = self.graph.ops[k]
         attrs: dict = {"dir": "back"} if self.backward else {}
         if i is None:
@@ -384,6 +433,12 @@ class _Scene:
         if g and self.backward:
             attrs["label"] = _escape(g.grad_text())
         return attrs
+
+
+def edge_id(k: int, i: int | None) -> str:
+    """The id of the edge from input i of op k (`e{k}_{i}`), or from op k to its output
+    (`e{k}`, i None): the positions in `Scene.edges`."""
+    return f"e{k}" if i is None else f"e{k}_{i}"
 
 
 # ---------------------------------------------------------------- modules
@@ -422,12 +477,19 @@ def _module_text(m: Any) -> str:
 
 
 # ---------------------------------------------------------------- legend and text
+def legend() -> list[tuple[str, str, str]]:
+    """The legend's cells in order, from exactly zero to nan/inf: (text, fill, text color)."""
+    bins = ["< 1e-8", *(f"1e{e}" for e in range(LOWEST, 0)), ">= 1"]
+    cells = [("0", ZERO_COLOR), *zip(bins, PALETTE), ("nan/inf", NONFINITE_COLOR)]
+    return [(text, color, "white" if color in _DARK else "black") for text, color in cells]
+
+
 def _legend(dot: Any) -> None:
     """One table node: its cells keep their order under every rankdir and renderer."""
-    bins = ["&lt; 1e-8", *(f"1e{e}" for e in range(LOWEST, 0)), "&gt;= 1"]
     cells = []
-    for text, color in [("0", ZERO_COLOR), *zip(bins, PALETTE), ("nan/inf", NONFINITE_COLOR)]:
-        if color in _DARK:
+    for text, color, font in legend():
+        text = html.escape(text)
+        if font == "white":
             text = f'<font color="white">{text}</font>'
         cells.append(f'<td bgcolor="{color}">{text}</td>')
     title = (
