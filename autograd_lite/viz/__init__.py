@@ -20,11 +20,13 @@ a.grad: 2  (matches)
 
 from .chain_rule import Explanation, Route, Step, explain
 from .drawing import draw, grad_color
+from .explorer import Snapshot, html, snapshot
 from .recording import Record, recorded, watch
 from .rendering import RendererNotFoundError, find_renderer, render
 from .summary import Summary, summarize
 
 __all__ = [
-    "draw", "render", "explain", "watch", "recorded", "find_renderer", "grad_color",
-    "summarize", "Explanation", "Route", "Step", "Record", "Summary", "RendererNotFoundError",
+    "draw", "render", "explain", "watch", "recorded", "html", "snapshot", "find_renderer",
+    "grad_color", "summarize", "Explanation", "Route", "Step", "Record", "Summary", "Snapshot",
+    "RendererNotFoundError",
 ]  # fmt: skip
