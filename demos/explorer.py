@@ -47,7 +47,7 @@ NETWORKS = {
     "mlp": Network("mlp", "The report's 2-4-4-1 sigmoid network", RunConfig(lr=0.1), 0),
     "conv": Network(
         "conv",
-        "A Conv1d first layer, stuck on the plateau (the report's 38% run)",
+        "The Conv1d variant: the plateau the report's 38% run stopped on",
         RunConfig(lr=0.1, conv_kernel=2),
         2,
     ),
@@ -81,18 +81,18 @@ def record(network: Network, data: Dataset, epochs: Sequence[int]) -> list[viz.S
 
 def write(
     out: Path, epochs: Sequence[int] = EPOCHS, names: Sequence[str] = tuple(NETWORKS)
-) -> list[Path]:
+) -> dict[str, Path]:
     """Record each named network on the linear set (data seed 0, as the lab's default run)
-    and write its page `explorer_<name>.html` into `out`."""
+    and write its page `explorer_<name>.html` into `out`; returns the pages by name."""
     data = load("linear", 0)
-    return [
-        viz.html(
+    return {
+        name: viz.html(
             record(NETWORKS[name], data, epochs),
             out / f"explorer_{name}.html",
             title=NETWORKS[name].title,
         )
         for name in names
-    ]
+    }
 
 
 def _epochs(text: str) -> tuple[int, ...]:
@@ -102,7 +102,7 @@ def _epochs(text: str) -> tuple[int, ...]:
     return epochs
 
 
-def main(argv: Sequence[str] | None = None) -> list[Path]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     parser = argparse.ArgumentParser(
         prog="python -m demos.explorer",
         description=__doc__,
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
         parser.error(f"--networks: choose from {', '.join(NETWORKS)}, got {args.networks!r}")
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
     written = write(args.out, epochs, names)
-    for path in written:
+    for path in written.values():
         print(f"wrote {path}")
     return written
 

@@ -263,3 +263,16 @@ def test_quick_run_writes_every_table_figure_and_seed(quick_run):
     assert {"result_linear", "learning_curves", "decision_boundary"} <= results["figures"].keys()
     assert "backward_graph" in results["figures"] or results["graph_note"]
     assert "What the original report got, and why" in report
+
+
+def test_quick_run_writes_and_links_the_explorer_pages(quick_run):
+    _, out, _ = quick_run
+    results = json.loads((out / "results.json").read_text())
+    report = (out / "report.md").read_text()
+    pages = results["explorers"]
+    assert [p["file"] for p in pages] == ["explorer_mlp.html", "explorer_conv.html"] or (
+        not pages and results["explorer_note"] in report
+    )
+    for page in pages:
+        assert (out / page["file"]).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        assert f"[{page['title']}]({page['file']})" in report

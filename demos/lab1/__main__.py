@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 import autograd_lite
 from autograd_lite import viz
+from demos import explorer
 
 from . import experiments as ex
 from . import figures, report
@@ -221,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     except (viz.RendererNotFoundError, ImportError) as error:
         graph_note = f"the backward graph was not rendered ({error})"
         print(graph_note)
+    pages, explorer_note = [], None
+    try:
+        epochs = explorer.QUICK_EPOCHS if args.quick else explorer.EPOCHS
+        for name, path in explorer.write(out, epochs).items():
+            pages.append({"title": explorer.NETWORKS[name].title, "file": path.name})
+    except (viz.RendererNotFoundError, ImportError) as error:
+        explorer_note = f"the explorer pages were not written ({error})"
+        print(explorer_note)
 
     budget = ex.Budget().scaled(0.1) if args.quick else ex.Budget()
     chosen = [e for e in ex.experiments(budget) if e.name in args.experiments]
@@ -270,12 +279,17 @@ def main(argv: list[str] | None = None) -> int:
         "experiments": tables,
         "sanity": checks,
         "graph_note": graph_note,
+        "explorers": pages,
+        "explorer_note": explorer_note,
         "figures": {k: v.name for k, v in paths.items() if v is not None},
     }
     report.write_json(results_doc, out / "results.json")
     report.write_markdown(results_doc, out / "report.md")
     failed = [c for c in checks if not c["ok"]]
-    print(f"\nwrote {out}/report.md, results.json and {len(results_doc['figures'])} figures")
+    print(
+        f"\nwrote {out}/report.md, results.json, {len(results_doc['figures'])} figures and "
+        f"{len(pages)} explorer pages"
+    )
     print(f"wall time {wall:.1f} s")
     if failed:
         print(f"SANITY CHECK FAILED: {len(failed)} of {len(checks)}; a correct engine passes all")

@@ -138,6 +138,24 @@ def _figure(path: str | None, alt: str) -> str:
     return f"![{alt}]({path})" if path else f"*({alt}: not drawn, see the note below)*"
 
 
+def _explorer_lines(results: dict[str, Any]) -> list[str]:
+    """Links to the explorer pages (python -m demos.explorer), or why there are none."""
+    pages = results.get("explorers")
+    if not pages:
+        note = results.get("explorer_note")
+        return [f"Note: {note}"] if note else []
+    links = "; ".join(f"[{page['title']}]({page['file']})" for page in pages)
+    return [
+        f"The backward pass epoch by epoch, one page per network (they open offline in any "
+        f"browser): {links}. Drag the slider through the recorded epochs and the edges and "
+        "boxes take the color of their gradient's size; hover over a node or an edge for its "
+        "numbers; click a parameter for every chain-rule path to it and their products. On the "
+        "Conv1d page the network sits on the loss plateau: outputs near 0.5, gradients that "
+        "shrink through every sigmoid. A run stopped there rounds its outputs like coin "
+        "flips and scores near or below the majority rate: the original report's 38%."
+    ]
+
+
 def _row(results: dict[str, Any], experiment: str, label: str) -> dict[str, Any]:
     for row in results["experiments"][experiment]["rows"]:
         if row["label"] == label:
@@ -276,6 +294,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     ]
     if results.get("graph_note"):
         lines += ["", f"Note: {results['graph_note']}"]
+    lines += ["", *_explorer_lines(results)]
     lines += ["", "XOR-easy, sample by sample:", "", "```"]
     xor = results["default_run"]["datasets"]["xor_easy"]
     lines += [sample_line(i, y, p) for i, (y, p) in enumerate(zip(xor["y"], xor["prediction"]))]
