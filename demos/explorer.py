@@ -19,9 +19,13 @@ node or an edge for its numbers, click a parameter for its chain-rule paths.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import autograd_lite as al
 from autograd_lite import viz
@@ -95,6 +99,63 @@ def write(
     }
 
 
+@contextlib.contextmanager
+def chromium(width: int = 1400, height: int = 900) -> Iterator[Any]:
+    """Headless Chromium driven by selenium through the system's ChromeDriver (Debian's
+    chromium and chromium-driver: nothing is downloaded), with a fresh profile and its
+    background networking off, so it runs offline. Yields the selenium driver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        raise RuntimeError("needs Chromium and ChromeDriver: apt install chromium chromium-driver")
+    with tempfile.TemporaryDirectory(prefix="explorer-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = browser
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        chrome = webdriver.Chrome(service=Service(driver), options=options)
+        try:
+            # The page's size, whatever room the window's frame would take.
+            size = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+            chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", size)
+            yield chrome
+        finally:
+            chrome.quit()
+
+
+def screenshot(page: Path, png: Path, view: str, hover: str) -> Path:
+    """A 1400x900 picture of `page` opened at `view` (its #fragment, e.g. pass=2&leaf=w),
+    with the pointer on the element of id `hover`: the README's picture."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    with chromium() as browser:
+        browser.get(f"{page.resolve().as_uri()}#{view}")
+        # At the element's center as the page shows it (selenium's move_to_element would
+        # scroll first).
+        box = browser.find_element("id", hover).rect
+        actions = ActionChains(browser)
+        actions.w3c_actions.pointer_action.move_to_location(
+            int(box["x"] + box["width"] / 2), int(box["y"] + box["height"] / 2)
+        )
+        actions.perform()
+        browser.save_screenshot(str(png))
+    return png
+
+
 def _epochs(text: str) -> tuple[int, ...]:
     epochs = tuple(int(e) for e in text.split(","))
     if any(e < 0 for e in epochs):
@@ -125,13 +186,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     parser.add_argument(
         "--quick", action="store_true", help="record epochs 0,10,100 only (for tests)"
     )
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="also save a 1400x900 picture of the mlp page (third pass, layers.0.weight "
+        "selected, the pointer on the first sigmoid) taken with headless Chromium: the "
+        "README's demos/images/explorer.png",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.networks.split(",") if n.strip()]
     unknown = sorted(set(names) - set(NETWORKS))
     if unknown or not names:
         parser.error(f"--networks: choose from {', '.join(NETWORKS)}, got {args.networks!r}")
+    if args.screenshot and "mlp" not in names:
+        parser.error("--screenshot pictures the mlp page: include mlp in --networks")
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
     written = write(args.out, epochs, names)
+    if args.screenshot:
+        written["screenshot"] = screenshot(
+            written["mlp"], args.screenshot, "pass=2&leaf=layers.0.weight", hover="op1"
+        )
     for path in written.values():
         print(f"wrote {path}")
     return written

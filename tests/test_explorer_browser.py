@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import tempfile
+import struct
 
 import pytest
 
 import autograd_lite as al
 from autograd_lite import viz
+from demos import explorer
+from demos.lab1.datasets import load
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -31,47 +33,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 if not missing:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-
-    from demos import explorer
-    from demos.lab1.datasets import load
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """The lab network's explorer at three epochs: its file and what it shows of each."""
-    snapshots = explorer.record(explorer.NETWORKS["mlp"], load("linear", 0), (0, 10, 2000))
+    snapshots = explorer.record(explorer.NETWORKS["mlp"], load("linear", 0), (0, 10, 300))
     path = viz.html(snapshots, tmp_path_factory.mktemp("explorer") / "lab.html")
     return path, [s.data for s in snapshots]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # Offline and quiet: without the networking flags Chromium's background connections are
-    # refused on a closed network (and would be traffic on an open one).
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,900",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='explorer-chromium-')}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    with explorer.chromium() as driver:
+        yield driver
 
 
 @pytest.fixture
@@ -102,7 +80,7 @@ def test_the_page_loads_offline_without_script_errors(opened):
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
     ticks = [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#ticks button")]
-    assert ticks == ["epoch 0", "epoch 10", "epoch 2000"]
+    assert ticks == ["epoch 0", "epoch 10", "epoch 300"]
     assert _caption(browser) == ["epoch 0", f"loss = {passes[0]['value']}", passes[0]["note"]]
 
 
@@ -145,7 +123,7 @@ def test_moving_the_slider_changes_an_edges_color(opened):
     assert _style(browser, line, "stroke") == _rgb(first[edge]["color"])
     browser.find_element(By.ID, "pass").send_keys(Keys.END)  # as a user scrubs: input events
     assert _style(browser, line, "stroke") == _rgb(last[edge]["color"])
-    assert _caption(browser) == ["epoch 2000", f"loss = {passes[-1]['value']}", passes[-1]["note"]]
+    assert _caption(browser) == ["epoch 300", f"loss = {passes[-1]['value']}", passes[-1]["note"]]
     label = browser.find_element(By.CSS_SELECTOR, f"#{edge} text").get_attribute("textContent")
     assert label == last[edge]["label"]
 
@@ -180,3 +158,23 @@ def test_a_page_of_one_pass_has_no_slider(browser, tmp_path):
     assert browser.execute_script("return window.explorerErrors") == []
     assert not browser.find_element(By.ID, "pass").is_displayed()
     assert _caption(browser)[1] == f"#{loss._node.seq} = 5"
+
+
+def test_a_link_opens_a_pass_with_a_parameter_selected(browser, page):
+    path, passes = page
+    browser.get(f"{path.as_uri()}#pass=2&leaf=layers.1.bias")
+    assert _caption(browser)[0] == "epoch 300"
+    panel = browser.find_element(By.ID, "explain").text
+    (bias,) = [leaf for leaf in passes[2]["leaves"].values() if leaf["name"] == "layers.1.bias"]
+    assert panel.startswith("d(loss)/d(layers.1.bias) by the chain rule")
+    assert panel.splitlines()[-1] == bias["explain"].splitlines()[-1]
+    selected = browser.find_element(By.CSS_SELECTOR, "#leaves tr.selected").text
+    assert selected.startswith("layers.1.bias")
+
+
+def test_the_readmes_screenshot_command(tmp_path):
+    png = tmp_path / "explorer.png"
+    args = ["--quick", "--networks", "mlp", "--out", str(tmp_path), "--screenshot", str(png)]
+    assert explorer.main(args)["screenshot"] == png
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", header[16:24]) == (1400, 900)

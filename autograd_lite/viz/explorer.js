@@ -165,6 +165,10 @@ byId("ticks").addEventListener("click", (event) => {
   const tick = event.target.closest("button");
   if (tick) show(Number(tick.dataset.pass));
 });
+// A link can open a view: page.html#pass=3&leaf=layers.0.weight (a pass's index, a leaf's name).
+const asked = new URLSearchParams(location.hash.slice(1));
+const leaf = Object.keys(passes[0].leaves).find((id) => passes[0].leaves[id].name === asked.get("leaf"));
 setZoom(Math.max(0.8, fitWidth()));
-show(0);
-byId(passes[0].rootId)?.scrollIntoView({ block: "start", inline: "center" });
+show(Math.min(passes.length - 1, Math.max(0, Number(asked.get("pass")) || 0)));
+if (leaf) select(leaf);
+byId(leaf ?? passes[0].rootId)?.scrollIntoView({ block: leaf ? "end" : "start", inline: "center" });

@@ -206,7 +206,7 @@ def _op_tip(scene: Scene, t: Tensor) -> dict:
         rows += _stats("value", value)
     grad = seen.grad(t)
     if grad is not None:
-        rows += _stats("g (arriving)", grad)
+        rows += _stats(f"g = d({scene.names[scene.graph.root]})/d({scene.names[t]})", grad)
     return {"title": f"{node.op.name}  (op #{node.seq} on the tape)", "rows": rows}
 
 
