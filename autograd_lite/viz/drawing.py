@@ -279,9 +279,12 @@ class Scene:
                 yield a, b
 
     # ------------------------------------------------------------ output
-    def digraph(self, graphviz: Any, rankdir: str, ids: bool = False) -> graphviz.Digraph:
+    def digraph(
+        self, graphviz: Any, rankdir: str, ids: bool = False, show_legend: bool = True
+    ) -> graphviz.Digraph:
         """The scene as DOT. `ids` gives every node and edge its id in an SVG rendering too
-        (graphviz numbers them otherwise), so a page can address them."""
+        (graphviz numbers them otherwise), so a page can address them; `show_legend=False` leaves
+        the color legend to a page that shows its own."""
         dot = graphviz.Digraph(
             "autograd",
             graph_attr={
@@ -297,7 +300,7 @@ class Scene:
         self.emit(dot, graphviz, ids)
         if self.seen is None:
             _how_to_see_gradients(dot)
-        elif self.has_grads:
+        elif self.has_grads and show_legend:
             _legend(dot)
         return dot
 

@@ -112,7 +112,8 @@ def snapshot(
     }
     ops = tuple(t._node.op.name for t in scene.graph.ops)
     structure = (*nodes, *edges, *ops)
-    return Snapshot(label, scene.digraph(graphviz, "BT", ids=True), structure, data)
+    drawing = scene.digraph(graphviz, "BT", ids=True, show_legend=False)  # the page has one
+    return Snapshot(label, drawing, structure, data)
 
 
 def html(
