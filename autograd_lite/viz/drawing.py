@@ -92,27 +92,18 @@ def draw(
     the drawing shows the structure (ops, shapes, dtypes) and says how to get the numbers.
     """
     graphviz = import_graphviz("draw")
-    scene = sketch(
-        root,
-        view=view,
-        params=params,
-        module=module,
-        show_values=show_values,
-        show_grads=show_grads,
-        max_nodes=max_nodes,
-    )
+    scene = sketch(root, view, params, module, show_values, show_grads, max_nodes)
     return scene.digraph(graphviz, rankdir)
 
 
 def sketch(
     root: Tensor,
-    *,
-    view: str = "backward",
-    params: Params | None = None,
-    module: Any = None,
-    show_values: bool = True,
-    show_grads: bool = True,
-    max_nodes: int = 500,
+    view: str,
+    params: Params | None,
+    module: Any,
+    show_values: bool,
+    show_grads: bool,
+    max_nodes: int,
 ) -> Scene:
     """What `draw` draws, before it is DOT (the arguments are draw's): every node and edge by
     id, with its label and style (`Scene.node`, `Scene.edge`). viz.html reads one per recorded

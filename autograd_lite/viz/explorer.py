@@ -1,6 +1,6 @@
-"""html: the backward graph as one interactive web page that opens offline. Hover a node or an
-edge for its numbers, click a parameter for every chain-rule path to it, and slide through the
-backward passes of a training run to watch the gradients change.
+"""html and snapshot: the backward graph as one interactive web page that opens offline. Hover
+a node or an edge for its numbers, click a parameter for every chain-rule path to it, and slide
+through the backward passes of a training run to watch the gradients change.
 
 >>> with viz.watch():  # doctest: +SKIP
 ...     loss = loss_fn(model(x), y)
@@ -90,7 +90,9 @@ def snapshot(
     params = param_dict(
         module.named_parameters() if params is None and module is not None else params
     )
-    scene = sketch(root, params=params, module=module, max_nodes=max_nodes)
+    scene = sketch(
+        root, "backward", params, module, show_values=True, show_grads=True, max_nodes=max_nodes
+    )
     if not scene.has_grads:
         raise ValueError(
             "html: there are no gradients to show: run the forward and backward inside `with "
