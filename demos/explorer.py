@@ -44,16 +44,14 @@ class Network:
     """One page: a network of the lab (a RunConfig of full-batch gradient descent) and its
     initialization seed."""
 
-    name: str
     title: str
     config: RunConfig
     init_seed: int
 
 
 NETWORKS = {
-    "mlp": Network("mlp", "The report's 2-4-4-1 sigmoid network", RunConfig(lr=0.1), 0),
+    "mlp": Network("The report's 2-4-4-1 sigmoid network", RunConfig(lr=0.1), 0),
     "conv": Network(
-        "conv",
         "The Conv1d variant: the plateau the report's 38% run stopped on",
         RunConfig(lr=0.1, conv_kernel=2),
         2,
