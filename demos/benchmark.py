@@ -1253,11 +1253,14 @@ def _markdown_table(rows: list[list[str]]) -> str:
 
 def _notes(report: dict[str, Any]) -> list[str]:
     notes = []
-    # The load before the run is other work; the one after is mostly this run's own.
-    before, cores = report["load_average"]["before"] or 0.0, report["machine"]["cores"] or 1
-    if before > cores / 2:
+    # The load before the run is other work; the one after also counts this run's own, up to
+    # one per core (BLAS threads).
+    load, cores = report["load_average"], report["machine"]["cores"] or 1
+    before, after = load["before"] or 0.0, load["after"] or 0.0
+    if max(before, after - cores) > cores / 2:
         notes.append(
-            f"the machine was busy (load average {before:.2f} before the run, on {cores} cores): "
+            f"the machine was busy (load average {before:.2f} before the run, {after:.2f} after, "
+            f"on {cores} cores): "
             "the medians resist it, but multi-threaded BLAS calls stall on busy cores, which "
             "adds to both sides of the mlp and conv ratios; compare runs made with "
             "--threads 1, or on an idle machine"
