@@ -34,8 +34,10 @@ Method
   machine busy with other work, multi-threaded BLAS calls can stall (use --threads 1 there).
 
 Output: the tables on stdout, and benchmark.json and benchmark.md in `--out` (runs/benchmark).
-`--quick` is a smoke run (small sizes, 2 rounds, fresh processes for numpy and autograd_lite
-only: torch's import alone takes ~2 s per process); its timings mean nothing.
+Most of a full run is the 100,000-link chain in HIPS autograd and MyGrad (~10 s a step, 11
+steps each); `--only` and `--engines` narrow it. `--quick` is a smoke run (small sizes, 2
+rounds, fresh processes for numpy and autograd_lite only: torch's import alone takes ~2 s per
+process); its timings mean nothing.
 """
 
 from __future__ import annotations
