@@ -1,5 +1,7 @@
-"""The benchmark harness: its smoke run writes every row, its correctness check can fail, and a
-memory worker reports its own peak, not its parent's. No test asserts on a timing."""
+"""The benchmark harness: its smoke run writes a row for every workload and engine in both
+modes (fresh processes, the headline, and in-process), its correctness check can fail and stops
+an engine from being timed, a worker reports its own peak, not its parent's, and an engine
+without a workload's method is skipped. No test asserts on a timing."""
 
 import importlib.util
 import json
@@ -32,17 +34,28 @@ def quick_run(
     return report, (out / "benchmark.md").read_text(), done
 
 
-def test_quick_run_has_a_row_for_every_workload_and_engine(quick_run):
+def test_quick_run_has_a_row_for_every_workload_and_engine_in_both_modes(quick_run):
     report, markdown, done = quick_run
     assert [w["name"] for w in report["workloads"]] == list(benchmark.WORKLOADS)
+    assert list(report["modes"]) == ["fresh", "in_process"]
+    fresh = report["modes"]["fresh"]["engines"]
+    assert fresh == [e for e in benchmark.ENGINES if e not in benchmark.OPTIONAL]  # --quick
     for w in report["workloads"]:
         assert set(w["engines"]) == set(benchmark.ENGINES)
         assert w["result"] in ("pass", "fail")
         for engine, row in w["engines"].items():
             assert row["status"] in ("ok", "skipped"), (w["name"], engine, row)
-            if row["status"] == "ok":
-                assert row["median_s"] > 0 and len(row["times_s"]) == report["repeats"]
-        assert w["engines"]["numpy"]["ratio"] == 1.0
+            if row["status"] != "ok":
+                continue
+            for mode in ("fresh", "in_process") if engine in fresh else ("in_process",):
+                result = row[mode]
+                assert result["median_s"] > 0 and len(result["rounds"]) == report["rounds"]
+                ratios = [r["ratio"] for r in result["rounds"]]
+                assert result["ratio"] == pytest.approx(np.median(ratios)), (w["name"], engine)
+        for mode in ("fresh", "in_process"):
+            assert [r["ratio"] for r in w["engines"]["numpy"][mode]["rounds"]] == [1.0, 1.0]
+    for text in (markdown, done.stdout):
+        assert all(label in text for label in benchmark.MODES.values())
     for name in benchmark.WORKLOADS:
         assert f"| {name} |" in markdown
         assert name in done.stdout
@@ -62,12 +75,14 @@ def test_quick_run_cross_checked_every_engine_it_timed(quick_run):
         assert w["engines"]["autograd_lite"]["status"] == "ok"
 
 
-def test_quick_run_measures_core_memory_in_fresh_processes(quick_run):
+def test_quick_run_measures_memory_in_the_fresh_processes(quick_run):
     report, _, _ = quick_run
     for w in report["workloads"]:
-        for engine in ("numpy", "autograd_lite"):
-            memory = w["engines"][engine]["memory"]
-            assert 0 < memory["setup_rss_mb"] <= memory["peak_rss_mb"], (w["name"], engine)
+        for engine in report["modes"]["fresh"]["engines"]:
+            fresh = w["engines"][engine]["fresh"]
+            for r in fresh["rounds"]:
+                assert 0 < r["setup_rss_mb"] <= r["peak_rss_mb"], (w["name"], engine)
+            assert fresh["added_rss_mb"] >= 0
 
 
 def test_quick_run_records_the_machine(quick_run):
@@ -87,7 +102,7 @@ def test_optional_engines_are_timed_when_installed_else_skipped_with_a_note(quic
         for w in report["workloads"]:
             row = w["engines"][engine]
             if installed:
-                assert row["status"] == "ok", (w["name"], engine, row)
+                assert row["status"] == "ok" and "in_process" in row, (w["name"], engine, row)
             else:
                 assert row["status"] == "skipped" and engine in row["note"]
 
@@ -111,20 +126,71 @@ def test_numpy_baseline_and_autograd_lite_agree_on_the_lab_after_several_steps()
     assert result["passed"], result["failures"]
 
 
-def test_worker_reports_its_own_peak_not_its_parents():
-    # On Linux ru_maxrss survives fork and exec, so a worker reading it would report at least
-    # this process's peak; hold ~200 MB here to make that visible.
-    ballast = np.ones(25_000_000)
+def _worker(*args: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "demos.benchmark", "--worker", "overhead", "numpy", "--quick"],
+        [sys.executable, "-m", "demos.benchmark", "--worker", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    memory = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_worker_reports_its_own_peak_not_its_parents():
+    # On Linux ru_maxrss survives fork and exec, so a worker reading it would report at least
+    # this process's peak; hold ~200 MB here to make that visible.
+    ballast = np.ones(25_000_000)
+    result = _worker("overhead", "numpy", "--quick")
     assert ballast.sum() == 25_000_000
-    assert 0 < memory["peak_rss_mb"] < 150
+    assert 0 < result["peak_rss_mb"] < 150
+
+
+@pytest.mark.parametrize("engine", list(benchmark.ENGINES))
+def test_a_worker_times_every_installed_engine(engine):
+    if not benchmark.available(engine):
+        pytest.skip(f"{engine} is not installed")
+    result = _worker("overhead", engine, "--quick")
+    assert result["time_s"] > 0 and 0 < result["setup_rss_mb"] <= result["peak_rss_mb"]
+
+
+def _run_overhead(tmp_path: Path, engines: str) -> tuple[int, dict]:
+    # The fresh mode only: the in-process one would change this process's allocator settings.
+    options = ["--only", "overhead", "--engines", engines, "--mode", "fresh"]
+    status = benchmark.main(["--quick", *options, "--out", str(tmp_path)])
+    return status, json.loads((tmp_path / "benchmark.json").read_text())
+
+
+def test_an_engine_that_fails_the_check_is_not_timed_and_fails_the_run(tmp_path, monkeypatch):
+    correct = benchmark.Overhead.autograd_lite
+
+    def off_by_a_little(self: benchmark.Overhead) -> benchmark.Runner:
+        runner = correct(self)
+        grads = runner.grads
+        runner.grads = lambda: [g + 1e-4 for g in grads()]
+        return runner
+
+    monkeypatch.setattr(benchmark.Overhead, "autograd_lite", off_by_a_little)
+    status, report = _run_overhead(tmp_path, "numpy,autograd_lite")
+    (w,) = report["workloads"]
+    row = w["engines"]["autograd_lite"]
+    assert status == 1 and w["result"] == "fail"
+    assert row["status"] == "wrong" and "da: max |diff| 0.0001" in row["note"]
+    assert "fresh" not in row
+    assert "fresh" in w["engines"]["numpy"]
+
+
+def test_an_engine_without_a_workload_method_is_skipped_as_not_applicable(tmp_path, monkeypatch):
+    monkeypatch.setitem(benchmark.ENGINES, "replay", "autograd_lite replay")
+    status, report = _run_overhead(tmp_path, "numpy,autograd_lite,replay")
+    (w,) = report["workloads"]
+    assert status == 0
+    assert w["engines"]["replay"] == {
+        "status": "skipped",
+        "note": "not applicable (no `replay` method)",
+    }
+    markdown = (tmp_path / "benchmark.md").read_text()
+    assert "autograd_lite replay skipped on overhead: not applicable" in markdown
 
 
 def test_unknown_engine_is_a_usage_error(capsys):
