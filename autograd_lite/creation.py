@@ -6,8 +6,12 @@ that `manual_seed` resets, so every run can be reproduced.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from .dtypes import NUMBERS, require_numbers
+from .errors import user_location
 from .tensor import ArrayLike, Tensor, _shape_arg
 
 # Made on first use: importing numpy.random costs ~6 MB of memory that a program without
@@ -40,19 +44,47 @@ def tensor(
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
+def _shape(shape: Any, who: str) -> tuple[int, ...]:
+    """`shape` (an int or a sequence of ints) checked: whole numbers, none negative."""
+    dims = _shape_arg(shape) if isinstance(shape, tuple) else _shape_arg((shape,))
+    for n in dims:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer):
+            raise TypeError(f"{who}: shape must hold integers, got {shape!r} ({user_location()})")
+        if n < 0:
+            raise ValueError(
+                f"{who}: shape {dims} has a negative size; sizes must be >= 0 ({user_location()})"
+            )
+    return dims
+
+
+def _dtype(dtype: Any, who: str, kinds: str = NUMBERS) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{who}: {exc} ({user_location()})") from None
+    require_numbers(dtype, who, "the tensor", kinds)
+    return dtype
+
+
 def zeros(*shape: int, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
-    return Tensor(np.zeros(_shape_arg(shape), dtype), requires_grad=requires_grad, name=name)
+    data = np.zeros(_shape(shape, "zeros"), _dtype(dtype, "zeros"))
+    return Tensor(data, requires_grad=requires_grad, name=name)
 
 
 def ones(*shape: int, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
-    return Tensor(np.ones(_shape_arg(shape), dtype), requires_grad=requires_grad, name=name)
+    data = np.ones(_shape(shape, "ones"), _dtype(dtype, "ones"))
+    return Tensor(data, requires_grad=requires_grad, name=name)
 
 
 def full(shape, fill_value: float, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full(shape, fill_value, dtype), requires_grad=requires_grad)
+    data = np.full(_shape(shape, "full"), fill_value, _dtype(dtype, "full"))
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    if step == 0:
+        raise ValueError(f"arange: step must not be zero, got {step!r} ({user_location()})")
+    dtype = None if dtype is None else _dtype(dtype, "arange")
     return Tensor(np.arange(start, stop, step, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -60,13 +92,15 @@ def randn(
     *shape: int, rng=None, dtype=np.float64, requires_grad: bool = False, name=None
 ) -> Tensor:
     """Standard normal samples."""
-    data = generator(rng).standard_normal(_shape_arg(shape)).astype(dtype, copy=False)
+    sizes, dtype = _shape(shape, "randn"), _dtype(dtype, "randn", "f")
+    data = generator(rng).standard_normal(sizes).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad, name=name)
 
 
 def rand(*shape: int, rng=None, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
     """Uniform samples in [0, 1)."""
-    data = generator(rng).random(_shape_arg(shape)).astype(dtype, copy=False)
+    sizes, dtype = _shape(shape, "rand"), _dtype(dtype, "rand", "f")
+    data = generator(rng).random(sizes).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad, name=name)
 
 
