@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from autograd_lite import Tensor, ops
+from autograd_lite.dtypes import REAL, require_numbers
 
-from ._checks import Array, array_of, input_error
+from ._checks import Array, array_of, input_error, loss_input
 from ._checks import reduction as check_reduction
 from .module import Module
 
@@ -42,10 +43,9 @@ def _constant(value: Array, like: Array) -> Tensor | np.ndarray:
 def _matching_target(x: Array, target: Array, who: object) -> Tensor | np.ndarray:
     """The target of an elementwise loss: same shape as the input, numeric; a constant target
     takes the input's dtype, so a float32 model's loss stays float32."""
-    shape = np.shape(x)
+    shape = loss_input(x, who).shape
     values = array_of(target)
-    if values.dtype.kind not in "biuf":
-        raise input_error(f"{who}: target has dtype {values.dtype}; expected numbers")
+    require_numbers(values.dtype, who, "target", REAL)
     if values.shape != shape:
         hint = ""
         if values.size == prod(shape):
@@ -86,8 +86,22 @@ def binary_cross_entropy(
     return _binary_cross_entropy(input, target, weight, check_reduction(reduction, who), who)
 
 
+def _weighted(loss: Tensor, weight: Array | None, input: Tensor, who: object) -> Tensor:
+    """loss * weight; the weight must broadcast to the input's shape (it may not enlarge it)."""
+    if weight is None:
+        return loss
+    w = array_of(weight)
+    require_numbers(w.dtype, who, "weight", REAL)
+    shape = input.shape
+    if w.ndim > len(shape) or any(n not in (1, m) for n, m in zip(w.shape[::-1], shape[::-1])):
+        raise input_error(
+            f"{who}: weight of shape {w.shape} does not broadcast to the input's shape {shape}"
+        )
+    return ops.mul(loss, _constant(weight, input))
+
+
 def _binary_cross_entropy(input, target, weight, reduction, who) -> Tensor:
-    p = array_of(input)
+    p = loss_input(input, who).data
     if p.size and not (p.min() >= 0 and p.max() <= 1):
         raise input_error(
             f"{who}: input must hold probabilities in [0, 1], got values in "
@@ -96,9 +110,7 @@ def _binary_cross_entropy(input, target, weight, reduction, who) -> Tensor:
         )
     y = _matching_target(input, target, who)
     loss = -(y * _clamped_log(input) + (1 - y) * _clamped_log(1 - input))
-    if weight is not None:
-        loss = ops.mul(loss, _constant(weight, input))
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, input, who), reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -115,20 +127,19 @@ def binary_cross_entropy_with_logits(
 def _bce_with_logits(input, target, weight, reduction, who) -> Tensor:
     y = _matching_target(input, target, who)
     loss = ops.sub(ops.softplus(input), ops.mul(y, input))
-    if weight is not None:
-        loss = ops.mul(loss, _constant(weight, input))
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, input, who), reduction)
 
 
 def _class_targets(input: Array, target: Array, who: object) -> tuple[np.ndarray, int]:
     """Checked integer class indices; returns them and the class axis (1, or 0 unbatched)."""
-    shape = np.shape(input)
+    shape = loss_input(input, who).shape
     if not shape:
         raise input_error(f"{who}: input must have a class axis, got a scalar")
     axis = 1 if len(shape) >= 2 else 0
     classes = shape[axis]
     expected = shape[:axis] + shape[axis + 1 :]
     labels = array_of(target)
+    require_numbers(labels.dtype, who, "target", REAL)
     if labels.dtype.kind not in "iu":
         hint = ""
         if labels.shape == shape:
@@ -158,9 +169,9 @@ def _pick(log_probs: Tensor, labels: np.ndarray, axis: int, reduction: str) -> T
     classes = log_probs.shape[axis]
     grid = np.arange(classes).reshape((classes,) + (1,) * (labels.ndim - axis))
     mask = (np.expand_dims(labels, axis) == grid).astype(_float_dtype(log_probs))
-    if reduction == "none":
-        return ops.neg(ops.sum(ops.mul(log_probs, mask), axis=axis))
-    mask *= -1 / max(labels.size, 1) if reduction == "mean" else -1
+    if reduction == "none" or not labels.size:  # the mean of no examples is NaN, as in torch
+        return _reduce(ops.neg(ops.sum(ops.mul(log_probs, mask), axis=axis)), reduction)
+    mask *= -1 / labels.size if reduction == "mean" else -1
     return ops.sum(ops.mul(log_probs, mask))
 
 
