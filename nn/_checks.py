@@ -77,27 +77,30 @@ def positive_int(value: object, what: str, who: str) -> int:
 
 def number(
     value: Any, what: str, who: object, low: float = -math.inf, high: float = math.inf, *,
-    low_open: bool = False, high_open: bool = False, nonzero: bool = False,
+    low_open: bool = False, high_open: bool = False, nonzero: bool = False, label: str = "",
 ) -> Any:  # fmt: skip
     """`value` checked: a finite real number between low and high (each bound included unless
     open), and not 0 if `nonzero`. NaN and infinities are refused: they would spread silently
-    through every later step."""
+    through every later step. With a `label`, the message begins as torch's optimizers do:
+    "SGD: Invalid learning rate: nan (lr must be a finite number >= 0)"."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise input_error(f"{who}: {what} must be a real number, got {value!r}", TypeError)
-    below = value <= low if low_open else value < low
-    above = value >= high if high_open else value > high
-    if not math.isfinite(value) or below or above or (nonzero and value == 0):
-        bounded = low > -math.inf, high < math.inf
+        expected, kind = "a real number", TypeError
+    else:
+        below = value <= low if low_open else value < low
+        above = value >= high if high_open else value > high
+        if math.isfinite(value) and not below and not above and not (nonzero and value == 0):
+            return value
         opening, closing = "(" if low_open else "[", ")" if high_open else "]"
         bounds = {
             (True, True): f" in {opening}{low:g}, {high:g}{closing}",
             (True, False): f" {'>' if low_open else '>='} {low:g}",
             (False, True): f" {'<' if high_open else '<='} {high:g}",
             (False, False): "",
-        }[bounded]
-        expected = "a finite number" + bounds + (", not 0" if nonzero else "")
-        raise input_error(f"{who}: {what} must be {expected}, got {value!r}")
-    return value
+        }[low > -math.inf, high < math.inf]
+        expected, kind = "a finite number" + bounds + (", not 0" if nonzero else ""), ValueError
+    if label:
+        raise input_error(f"{who}: Invalid {label}: {value!r} ({what} must be {expected})", kind)
+    raise input_error(f"{who}: {what} must be {expected}, got {value!r}", kind)
 
 
 def integer(value: Any, what: str, who: object) -> int:
