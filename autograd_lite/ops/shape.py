@@ -169,8 +169,12 @@ def _norm_axes(op: str, axis, ndim: int, x) -> tuple[int, ...]:
     """
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int | np.integer):
+            raise TypeError(
+                f"{op}: axis must be an int or a tuple of ints, got {axis!r} ({user_location()})"
+            )
         if not -ndim <= a < ndim:
-            raise IndexError(
+            raise np.exceptions.AxisError(
                 f"{op}: axis {a} is out of bounds for {ndim} dimensions; input shape "
                 f"{shape_of(x)} ({user_location()})"
             )
