@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import op_error, shape_of  # noqa: F401 (op_error: used by the compiled ops)
+from .errors import op_error, shape_of, user_location  # noqa: F401 (op_error: compiled ops)
 from .tensor import Tensor, _make, _new  # noqa: F401 (_new: used by the compiled ops)
 
 _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
@@ -175,6 +175,8 @@ def primitive(forward: Callable) -> Callable:
         def op(*args: Any, **params: Any) -> Any:
             body = bodies.get(len(args))
             if body is None:
+                if not args:  # numpy's words; there is no body for zero inputs to compile
+                    raise ValueError(f"{prim.name}: need at least one array ({user_location()})")
                 body = bodies[len(args)] = _compile_op(prim, len(args))
             return body(*args, **params)
 
