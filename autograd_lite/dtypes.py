@@ -59,8 +59,7 @@ def require_differentiable(dtype: np.dtype, who: Any) -> None:
     if dtype.kind == "f":
         return
     hint = (
-        "gradients of complex numbers are not supported, so complex values can only be "
-        "constants"
+        "gradients of complex numbers are not supported, so complex values can only be constants"
         if dtype.kind == "c"
         else "pass floats or dtype=np.float64"
     )

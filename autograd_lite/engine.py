@@ -424,6 +424,7 @@ def gradients(
         g = found.get(_entry(x))
         if g is None:
             g = _make(np.zeros_like(x.data)) if create_graph else np.zeros_like(x.data)
+        _refuse_complex(x, g)
         results.append(g)
     return tuple(results)
 
@@ -651,9 +652,11 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         if not isinstance(g, Tensor):
             g = _make(np.asarray(g))
         if g.data.dtype != dtype:
+            _refuse_complex(t, g)
             g = g.astype(dtype)
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is not None:
+        _refuse_complex(t, g)
         t.grad = t.grad + np.asarray(g, dtype=dtype)  # a fresh sum
     elif (
         type(g) is np.ndarray
@@ -670,7 +673,20 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         # A copy: the array may be a view, shared with another leaf (add passes g to both
         # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
         # updates on an F-ordered gradient run ~6x slower).
+        _refuse_complex(t, g)
         t.grad = np.array(g, dtype=dtype, order="C")
+
+
+def _refuse_complex(t: Tensor, g: Any) -> None:
+    """A complex gradient for a real tensor (only a complex constant in its graph makes one)
+    would be wrong: the rules give the holomorphic derivative, not torch's conjugate one, and
+    casting it to t's dtype would drop the imaginary part with only a warning."""
+    if np.iscomplexobj(g) and t.data.dtype.kind != "c":
+        raise TypeError(
+            f"backward: the gradient for a real tensor of shape {t.shape} came out complex, "
+            "because a complex constant entered its graph; autograd_lite differentiates real "
+            f"numbers only ({user_location()})"
+        )
 
 
 # ops are built on this module, so the one op the engine itself needs is imported last.
