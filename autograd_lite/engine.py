@@ -537,6 +537,8 @@ def _backprop(
             if not retain_graph:
                 # Its kept arrays stay: a graph made before this backward may still read them.
                 node.inputs = None
+        for checker in checkers:  # after the whole walk, before any leaf's .grad changes
+            checker.on_backward_end()
         # What is left in `grads` belongs to leaves: their gradients are complete now.
         for t, g in grads.items():
             if t._hooks:
