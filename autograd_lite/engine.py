@@ -424,8 +424,7 @@ def gradients(
         g = found.get(_entry(x))
         if g is None:
             g = _make(np.zeros_like(x.data)) if create_graph else np.zeros_like(x.data)
-        _refuse_complex(x, g)
-        results.append(g)
+        results.append(_in_dtype_of(x, g, create_graph))
     return tuple(results)
 
 
@@ -651,11 +650,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
     """Add `g` to `t.grad` in t's dtype; as in PyTorch, leaf gradients add up across calls."""
     dtype = t.data.dtype
     if create_graph:
-        if not isinstance(g, Tensor):
-            g = _make(np.asarray(g))
-        if g.data.dtype != dtype:
-            _refuse_complex(t, g)
-            g = g.astype(dtype)
+        g = _in_dtype_of(t, g, create_graph)
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is not None:
         _refuse_complex(t, g)
@@ -677,6 +672,17 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         # updates on an F-ordered gradient run ~6x slower).
         _refuse_complex(t, g)
         t.grad = np.array(g, dtype=dtype, order="C")
+
+
+def _in_dtype_of(t: Tensor, g: Any, create_graph: bool) -> Any:
+    """`g` as a gradient of `t`: an array (a Tensor under create_graph) of t's dtype, as torch
+    returns one; a float64 constant in a float32 graph would otherwise make it float64."""
+    _refuse_complex(t, g)
+    dtype = t.data.dtype
+    if create_graph:
+        g = g if isinstance(g, Tensor) else _make(np.asarray(g))
+        return g if g.data.dtype == dtype else g.astype(dtype)
+    return g if type(g) is np.ndarray and g.dtype == dtype else np.asarray(g, dtype=dtype)
 
 
 def _refuse_complex(t: Tensor, g: Any) -> None:
