@@ -16,7 +16,8 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, tuple) else (axis,)
-    return tuple(a % ndim for a in axes)
+    # numpy lets axis=0 or -1 stand for "no axis" on a 0-d array (np.sum(x, axis=0) is x).
+    return tuple(a % ndim for a in axes) if ndim else ()
 
 
 def _keep(g, shape: tuple[int, ...], axis, keepdims: bool):

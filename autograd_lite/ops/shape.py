@@ -50,6 +50,9 @@ def broadcast_to(x, *, shape):
     """
     # A writable copy rather than np.broadcast_to's view: several times faster on the small
     # arrays that dominate backward passes, and safe to hand to code that writes in place.
+    # The copy would also drop leading size-1 axes, which broadcasting never does: refused.
+    if x.ndim > len(shape):
+        raise ValueError(f"cannot broadcast shape {x.shape} to {tuple(shape)}: it has more axes")
     out = np.empty(shape, dtype=x.dtype)
     out[...] = x
     return out
@@ -115,6 +118,11 @@ def scatter_add(x, *, shape, index):
     """
     out = np.zeros(shape, dtype=x.dtype)
     if _is_basic(index):
+        # Assignment would also drop leading size-1 axes of x, which indexing never adds.
+        if np.ndim(x) > out[index].ndim:
+            raise ValueError(
+                f"values of shape {np.shape(x)} do not fit index {index!r} of shape {shape}"
+            )
         out[index] = x
     else:
         np.add.at(out, index, x)
@@ -137,6 +145,9 @@ def concatenate(*xs, axis=0):
 
 @concatenate.defvjp
 def _concatenate_vjp(i, g, out, *xs, axis=0):
+    if axis is None:  # numpy's axis=None joins the flattened inputs
+        start = sum(x.size for x in xs[:i])
+        return reshape(getitem(g, index=slice(start, start + xs[i].size)), shape=xs[i].shape)
     axis %= g.ndim
     start = sum(x.shape[axis] for x in xs[:i])
     return getitem(g, index=(*(slice(None),) * axis, slice(start, start + xs[i].shape[axis])))

@@ -103,6 +103,8 @@ def fold(x, *, shape, kernel_size, stride, dilation, order=None):
             f"windows of shape {x.shape} do not come from unfolding shape {tuple(shape)}: "
             f"expected (..., {', '.join(map(str, expected))})"
         )
+    if order is not None and sorted(order) != list(range(len(shape))):
+        raise ValueError(f"order {order!r} is not an order of the {len(shape)} axes of {shape}")
     # Windows no closer than their span never share an element, so each kernel position is
     # written, not added; if they also tile the input (pooling 26x26 by 2x2), every element is
     # written once and the zero fill can go: half the memory traffic of the general case.
