@@ -5,9 +5,13 @@ A reduction's VJP first restores the reduced axes as size-1 axes (`_keep`), then
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import numpy as np
 
 from ..engine import primitive
+from ..errors import user_location
 from .elementwise import exp
 from .shape import broadcast_to, reshape
 
@@ -125,9 +129,15 @@ def mean(x, axis=None, keepdims=False):
 
 
 def var(x, axis=None, ddof=0, keepdims=False):
-    """Variance over `axis` with numpy's `ddof` (0: population variance, 1: sample variance)."""
+    """Variance over `axis` with numpy's `ddof` (0: population variance, 1: sample variance).
+
+    As numpy, no more values than ddof gives NaN or inf, never a negative variance.
+    """
+    if isinstance(ddof, bool) or not isinstance(ddof, Real) or not math.isfinite(ddof):
+        raise TypeError(f"var: ddof must be a finite number, got {ddof!r} ({user_location()})")
     centered = x - mean(x, axis=axis, keepdims=True)
-    return sum(centered * centered, axis=axis, keepdims=keepdims) / (_count(x.shape, axis) - ddof)
+    dof = _count(x.shape, axis) - ddof
+    return sum(centered * centered, axis=axis, keepdims=keepdims) / (dof if dof > 0 else 0)
 
 
 def softmax(x, axis=-1):

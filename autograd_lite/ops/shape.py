@@ -219,6 +219,11 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes start_dim..end_dim into one (torch's flatten; the default gives 1-D)."""
     if x.ndim == 0:
         return reshape(x, shape=(1,))
+    for axis in (start_dim, end_dim):
+        if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+            raise TypeError(
+                f"flatten: start_dim and end_dim must be ints, got {axis!r} ({user_location()})"
+            )
     start, end = (_norm_axes("flatten", axis, x.ndim, x)[0] for axis in (start_dim, end_dim))
     if start > end:
         raise ValueError(
@@ -231,6 +236,8 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def stack(xs, axis=0):
     """Join along a new axis."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"stack: axis must be an int, got {axis!r} ({user_location()})")
     return concatenate(*(expand_dims(x, axis) for x in xs), axis=axis)
 
 
