@@ -89,7 +89,10 @@ def logsumexp(x, *, axis=None, keepdims=False):
 
     y = log(sum(exp(x)));  dx = g*exp(x-y)
     """
-    shift = np.max(x, axis=axis, keepdims=True)
+    if x.dtype.kind in "biu":  # in exp's float dtype: x - max would wrap around for uint8
+        x = x.astype(np.result_type(x.dtype, np.float16))
+    # initial: the maximum of an empty axis is -inf, so its logsumexp is -inf, as in torch.
+    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: keep the answer -inf, not nan
     total = np.sum(np.exp(x - shift), axis=axis, keepdims=True)
     out = np.log(total) + shift
