@@ -249,7 +249,7 @@ def test_dropout_edges_and_dtype():
     assert nn.Dropout(0.0)(x) is x
     assert np.all(nn.Dropout(1.0, rng=0)(al.tensor(x)).data == 0)
     assert nn.Dropout(0.5, rng=0)(al.tensor(x)).dtype == np.float32
-    with pytest.raises(ValueError, match=r"Dropout: p must be a finite number in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be a finite number in \[0, 1\]"):
         nn.Dropout(1.5)
 
 
