@@ -227,7 +227,7 @@ def _op_source(n: int) -> str:
         *(f"        a{i} = x{i}.data if t{i} else x{i}" for i in each),
         "        try:",
         f"            data = forward({arrays}, **params) if params else forward({arrays})",
-        "        except (ValueError, TypeError, IndexError) as exc:",
+        "        except (ValueError, TypeError, IndexError, ArithmeticError) as exc:",
         f"            raise op_error(prim.name, ({xs}{',' if n == 1 else ''}), exc) from None",
         "        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results",
         "            data = np.asarray(data)",

@@ -37,10 +37,13 @@ def op_error(op: str, inputs: tuple, exc: Exception) -> Exception:
     if not all(s in message for s in shapes):  # numpy's own message may already name them all
         message += f"; input shapes {', '.join(shapes)}"
     # AxisError is both an IndexError (torch's "dimension out of range") and a ValueError: keep
-    # it, so either `except` catches a bad axis.
+    # it, so either `except` catches a bad axis. An arithmetic error (inf into an integer
+    # array, a zero step) is a bad value: ValueError.
     kind = next(
         k
         for k in (np.exceptions.AxisError, IndexError, ValueError, TypeError, Exception)
         if isinstance(exc, k)
     )
+    if isinstance(exc, ArithmeticError):
+        kind = ValueError
     return kind(f"{op}: {message} ({user_location()})")
