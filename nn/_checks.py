@@ -30,15 +30,19 @@ def array_of(x: Array) -> np.ndarray:
 
 
 def as_input(x: Array, who: object) -> Tensor | np.ndarray:
-    """A layer's input: Tensors and ndarrays pass through, lists and scalars become arrays;
-    all must hold real numbers (a string, object or complex array is a TypeError)."""
+    """A layer's input: real numbers (a string, object or complex array is a TypeError).
+    Float Tensors and ndarrays pass through; lists and scalars become arrays; integers and
+    booleans become float64, since layers compute in floating point (numpy's integer
+    arithmetic would wrap uint8 pixels around in -x, and pad int arrays with -inf)."""
     if not isinstance(x, Tensor | np.ndarray):
         try:
             x = np.asarray(x)
         except ValueError as exc:  # a ragged list
             raise input_error(f"{who}: input is not an array: {exc}") from None
+    if x.dtype.kind == "f":
+        return x
     require_numbers(x.dtype, who, "input", REAL)
-    return x
+    return array_of(x).astype(np.float64)  # an integer Tensor cannot require grad: no graph
 
 
 def loss_input(x: Array, who: object) -> Tensor:

@@ -75,7 +75,7 @@ class Softmax(Module):
         self.dim = integer(dim, "dim", "Softmax")
 
     def forward(self, x: Any) -> Tensor:
-        return ops.softmax(as_input(x, self), axis=self.dim)
+        return ops.softmax(_with_dim(x, self), axis=self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -89,10 +89,18 @@ class LogSoftmax(Module):
         self.dim = integer(dim, "dim", "LogSoftmax")
 
     def forward(self, x: Any) -> Tensor:
-        return ops.log_softmax(as_input(x, self), axis=self.dim)
+        return ops.log_softmax(_with_dim(x, self), axis=self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+def _with_dim(x: Any, layer: Softmax | LogSoftmax) -> Any:
+    """The input of a layer that normalizes along `layer.dim`, which it must have."""
+    x = as_input(x, layer)
+    if not -x.ndim <= layer.dim < x.ndim:
+        raise input_error(f"{layer}: input of shape {x.shape} has no axis dim={layer.dim}")
+    return x
 
 
 ACTIVATIONS: dict[str | None, type[Module]] = {
