@@ -106,11 +106,17 @@ def _logsumexp_vjp(g, out, x, *, axis=None, keepdims=False):
 
 @primitive
 def log_softmax(x, *, axis=-1):
-    """Log of softmax, computed stably as x - logsumexp(x).
+    """Log of softmax, computed stably as (x - m) - log(sum(exp(x - m))), m = max(x).
 
     y = x - logsumexp(x);  dx = g - exp(y)*sum(g)
     """
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    if x.dtype.kind in "biu":  # in exp's float dtype: x - max would wrap around for uint8
+        x = x.astype(np.result_type(x.dtype, np.float16))
+    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # -inf over an empty axis
+    # Only an all -inf slice keeps a 0 shift (its answer is NaN either way); a slice holding
+    # +inf then gives NaN throughout, as torch's log_softmax does, not a misleading -inf.
+    shifted = x - np.where(shift == -np.inf, 0, shift)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 @log_softmax.defvjp
