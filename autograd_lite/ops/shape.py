@@ -238,6 +238,12 @@ def stack(xs, axis=0):
     """Join along a new axis."""
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         raise TypeError(f"stack: axis must be an int, got {axis!r} ({user_location()})")
+    shapes = [np.shape(x) for x in xs]
+    if len(set(shapes)) > 1:
+        raise ValueError(
+            f"stack: all inputs must have the same shape, got {', '.join(map(str, shapes))} "
+            f"({user_location()})"
+        )
     return concatenate(*(expand_dims(x, axis) for x in xs), axis=axis)
 
 
