@@ -46,15 +46,18 @@ def as_input(x: Array, who: object) -> Tensor | np.ndarray:
 
 
 def loss_input(x: Array, who: object) -> Tensor:
-    """A loss's input, the prediction: a Tensor of real numbers (targets may be arrays)."""
+    """A loss's input, the prediction: a Tensor of real numbers (targets may be arrays),
+    integers and booleans as float64, since losses compute in floating point as layers do."""
     if not isinstance(x, Tensor):
         raise input_error(
             f"{who}: input must be a Tensor (the prediction to differentiate), got "
             f"{type(x).__name__} of shape {np.shape(x)}; wrap data in al.tensor(...)",
             TypeError,
         )
+    if x.data.dtype.kind == "f":
+        return x
     require_numbers(x.data.dtype, who, "input", REAL)
-    return x
+    return Tensor(x.data, dtype=np.float64)  # an integer Tensor cannot require grad: no graph
 
 
 def float_dtype(dtype: Any, who: object) -> np.dtype:

@@ -43,7 +43,7 @@ def _constant(value: Array, like: Array) -> Tensor | np.ndarray:
 def _matching_target(x: Array, target: Array, who: object) -> Tensor | np.ndarray:
     """The target of an elementwise loss: same shape as the input, numeric; a constant target
     takes the input's dtype, so a float32 model's loss stays float32."""
-    shape = loss_input(x, who).shape
+    shape = x.shape
     values = array_of(target)
     require_numbers(values.dtype, who, "target", REAL)
     if values.shape != shape:
@@ -64,6 +64,7 @@ def mse_loss(input: Array, target: Array, reduction: str = "mean") -> Tensor:
 
 
 def _mse_loss(input, target, reduction, who) -> Tensor:
+    input = loss_input(input, who)
     target = _matching_target(input, target, who)
     return _reduce(ops.pow(ops.sub(input, target), 2), reduction)
 
@@ -101,14 +102,10 @@ def _weighted(loss: Tensor, weight: Array | None, input: Tensor, who: object) ->
 
 
 def _binary_cross_entropy(input, target, weight, reduction, who) -> Tensor:
-    p = loss_input(input, who).data
-    if p.size and not (p.min() >= 0 and p.max() <= 1):
-        raise input_error(
-            f"{who}: input must hold probabilities in [0, 1], got values in "
-            f"[{p.min():.4g}, {p.max():.4g}]; apply sigmoid first, or use "
-            "BCEWithLogitsLoss on the raw scores (more stable)"
-        )
+    input = loss_input(input, who)
+    _probabilities(input.data, "input", who)
     y = _matching_target(input, target, who)
+    _probabilities(array_of(y), "target", who)
     loss = -(y * _clamped_log(input) + (1 - y) * _clamped_log(1 - input))
     return _reduce(_weighted(loss, weight, input, who), reduction)
 
@@ -124,7 +121,22 @@ def binary_cross_entropy_with_logits(
     return _bce_with_logits(input, target, weight, check_reduction(reduction, who), who)
 
 
+def _probabilities(p: np.ndarray, what: str, who: object) -> None:
+    """As torch's BCELoss: values outside [0, 1], NaN included, are refused."""
+    if p.size and not (p.min() >= 0 and p.max() <= 1):
+        hint = (
+            "apply sigmoid first, or use BCEWithLogitsLoss on the raw scores (more stable)"
+            if what == "input"
+            else "targets are probabilities of the positive class"
+        )
+        raise input_error(
+            f"{who}: {what} must hold probabilities in [0, 1], got values in "
+            f"[{p.min():.4g}, {p.max():.4g}]; {hint}"
+        )
+
+
 def _bce_with_logits(input, target, weight, reduction, who) -> Tensor:
+    input = loss_input(input, who)
     y = _matching_target(input, target, who)
     loss = ops.sub(ops.softplus(input), ops.mul(y, input))
     return _reduce(_weighted(loss, weight, input, who), reduction)
@@ -132,7 +144,7 @@ def _bce_with_logits(input, target, weight, reduction, who) -> Tensor:
 
 def _class_targets(input: Array, target: Array, who: object) -> tuple[np.ndarray, int]:
     """Checked integer class indices; returns them and the class axis (1, or 0 unbatched)."""
-    shape = loss_input(input, who).shape
+    shape = input.shape
     if not shape:
         raise input_error(f"{who}: input must have a class axis, got a scalar")
     axis = 1 if len(shape) >= 2 else 0
@@ -163,16 +175,16 @@ def _class_targets(input: Array, target: Array, who: object) -> tuple[np.ndarray
 
 
 def _pick(log_probs: Tensor, labels: np.ndarray, axis: int, reduction: str) -> Tensor:
-    """-log_probs at the target classes, reduced. The pick is a product with a (scaled)
-    one-hot mask rather than advanced indexing: for 10 classes it is ~10% faster forward and
-    backward (indexing's gradient is np.add.at); indexing only wins at hundreds of classes."""
+    """-log_probs at the target classes, reduced. The pick is a `where` with a one-hot mask
+    rather than advanced indexing: for 10 classes it is ~10% faster forward and backward
+    (indexing's gradient is np.add.at); indexing only wins at hundreds of classes. Not a
+    product with the mask: 0 * -inf, a class ruled out by a -inf score, would be NaN."""
     classes = log_probs.shape[axis]
     grid = np.arange(classes).reshape((classes,) + (1,) * (labels.ndim - axis))
-    mask = (np.expand_dims(labels, axis) == grid).astype(_float_dtype(log_probs))
+    picked = ops.where(np.expand_dims(labels, axis) == grid, log_probs, 0.0)
     if reduction == "none" or not labels.size:  # the mean of no examples is NaN, as in torch
-        return _reduce(ops.neg(ops.sum(ops.mul(log_probs, mask), axis=axis)), reduction)
-    mask *= -1 / labels.size if reduction == "mean" else -1
-    return ops.sum(ops.mul(log_probs, mask))
+        return _reduce(ops.neg(ops.sum(picked, axis=axis)), reduction)
+    return ops.mul(ops.sum(picked), -1 / labels.size if reduction == "mean" else -1)
 
 
 def cross_entropy(input: Array, target: Array, reduction: str = "mean") -> Tensor:
@@ -187,6 +199,7 @@ def cross_entropy(input: Array, target: Array, reduction: str = "mean") -> Tenso
 
 
 def _cross_entropy(input, target, reduction, who) -> Tensor:
+    input = loss_input(input, who)
     labels, axis = _class_targets(input, target, who)
     return _pick(ops.log_softmax(input, axis=axis), labels, axis, reduction)
 
@@ -198,6 +211,7 @@ def nll_loss(input: Array, target: Array, reduction: str = "mean") -> Tensor:
 
 
 def _nll_loss(input, target, reduction, who) -> Tensor:
+    input = loss_input(input, who)
     labels, axis = _class_targets(input, target, who)
     return _pick(input, labels, axis, reduction)
 
