@@ -116,6 +116,8 @@ class Optimizer:
                         f"{p.data.shape}, but its .grad has shape {grad.shape} and dtype "
                         f"{grad.dtype}; nothing was updated"
                     )
+                if grad.dtype != p.data.dtype:  # backward gives the parameter's; a user may not
+                    grad = grad.astype(p.data.dtype)
                 updates.append((p, grad, group))
         for p, grad, group in updates:
             state = self.state.get(p)
