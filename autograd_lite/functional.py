@@ -45,7 +45,11 @@ def _variables(primals: Sequence[Any], who: str) -> tuple[list[Tensor], bool]:
 
 def _argnums(argnums: int | Sequence[int], n_args: int, who: str) -> tuple[int, ...]:
     """`argnums` as a tuple of positions, each naming one of the `n_args` positional arguments."""
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    if not isinstance(nums, tuple | list):
+        raise TypeError(
+            f"{who}: argnums must be an int or a tuple of ints, got {argnums!r} ({user_location()})"
+        )
     for i in nums:
         if isinstance(i, bool) or not isinstance(i, int) or not -n_args <= i < n_args:
             raise TypeError(
