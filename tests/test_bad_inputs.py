@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import copy
 import inspect
+import io
 import math
+import pickle
 import re
 import warnings
+import zipfile
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.lib.array_utils import normalize_axis_index
@@ -272,6 +276,7 @@ def _snapshot_leaves(inputs: list) -> list:
 @given(data=st.data())
 def test_primitive_computes_what_numpy_computes_or_says_what_is_wrong(name, data):
     kind, inputs, params, valid = data.draw(mutated_cases(name))
+    event(kind)
     op, reference = REGISTRY[name], REFERENCES[name]
     raw = [_raw(x) for x in inputs]
     before = _snapshot_leaves(inputs)
@@ -638,6 +643,7 @@ def layer_cases(draw, name: str) -> tuple[str, dict, Any, np.ndarray]:
 @given(data=st.data())
 def test_layer_computes_what_torch_computes_or_says_what_is_wrong(name, data):
     kind, args, x, valid = data.draw(layer_cases(name))
+    event(kind)
     kwargs = {k: v for k, v in args.items() if not k.startswith("_")}
     layer, exc = outcome(lambda: getattr(nn, name)(**kwargs, **_seeded(name)))
     if exc is not None:
@@ -778,6 +784,7 @@ def loss_cases(draw, name: str) -> tuple[str, dict, Any, Any]:
 @given(data=st.data())
 def test_loss_computes_what_torch_computes_or_says_what_is_wrong(name, data):
     kind, args, x, y = data.draw(loss_cases(name))
+    event(kind)
     loss, exc = outcome(lambda: getattr(nn, name)(**args))
     if exc is not None:
         assert kind == "reduction", f"{args} refused: {exc!r}"
@@ -995,3 +1002,266 @@ def test_optimizer_load_state_dict_refuses_a_corrupted_state_and_changes_nothing
     who = [f"{name}.load_state_dict", f"{name}: Invalid"]  # a bad hyperparameter: as at creation
     assert_clear_error(exc, who, [kind.split()[-1], "shape", "state", "lr"])
     assert_same_state(before, optimizer_state(target))
+
+
+# ---------------------------------------------------------------- function transforms
+def _f(x):
+    """f(x) = sum(x sin x): grad = x cos x + sin x, hessian = diag(2 cos x - x sin x)."""
+    return (al.sin(x) * x).sum()
+
+
+def _f_vector(x):
+    return al.sin(x) * x
+
+
+def _df(x: np.ndarray) -> np.ndarray:
+    return x * np.cos(x) + np.sin(x)
+
+
+ARGNUMS = st.sampled_from([0, -1, 1, -2, (0,), (0, 1), 2.5, "a", None, True])
+
+
+@st.composite
+def transform_arguments(draw) -> Any:
+    x = draw(arrays_of_any_dtype(shape=shapes(min_side=0, max_dims=2)))
+    form = draw(st.sampled_from(["array", "Tensor", "list", "scalar"]))
+    if form == "Tensor" and x.dtype.kind in NUMBERS:
+        return Tensor(x, requires_grad=x.dtype.kind == "f" and draw(st.booleans()))
+    if form == "list":
+        return x.tolist()
+    if form == "scalar" and x.size:
+        return x.reshape(-1)[0].item() if x.dtype.kind in NUMBERS else x.reshape(-1)[0]
+    return x
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+@given(data=st.data())
+def test_transform_computes_the_derivative_or_says_what_is_wrong(name, data):
+    x = data.draw(transform_arguments(), label="x")
+    argnums = data.draw(ARGNUMS, label="argnums") if name not in ("vjp", "jvp") else 0
+    other = data.draw(arrays_of_any_dtype(), label="tangent or cotangent")
+    call = {
+        "grad": lambda: al.grad(_f, argnums)(x),
+        "value_and_grad": lambda: al.value_and_grad(_f, argnums)(x)[1],
+        "hessian": lambda: al.hessian(_f, argnums)(x),
+        "jacobian": lambda: al.jacobian(_f_vector, argnums)(x),
+        "vjp": lambda: al.vjp(_f_vector, x)[1](other)[0],
+        "jvp": lambda: al.jvp(_f_vector, (x,), (other,))[1],
+    }[name]
+    before = np.array(_raw(x)) if isinstance(x, Tensor) else None
+    result, exc = outcome(call)
+    values = np.asarray(_raw(x))
+    if exc is not None:
+        details = [str(values.dtype), str(values.shape), f"argnums={argnums!r}", f"got {argnums!r}",
+                   str(other.shape), str(other.dtype)]  # fmt: skip
+        assert_clear_error(exc, [name, "grad", "jacobian"], details)
+        if before is not None:
+            assert_same_array(_raw(x), before)
+            assert x.grad is None
+        return
+    assert values.dtype.kind in "biuf", f"{values.dtype} was differentiated"
+    assert argnums in (0, -1, (0,)), f"argnums={argnums!r} was accepted"
+    x64 = values.astype(np.float64)
+    dtype = values.dtype if values.dtype.kind == "f" else np.dtype(np.float64)
+    expected = {
+        "grad": lambda: _df(x64),
+        "value_and_grad": lambda: _df(x64),
+        "hessian": lambda: np.diag((2 * np.cos(x64) - x64 * np.sin(x64)).ravel()).reshape(
+            x64.shape * 2
+        ),
+        "jacobian": lambda: np.diag(_df(x64).ravel()).reshape(x64.shape * 2),
+        "vjp": lambda: other.astype(np.float64) * _df(x64),
+        "jvp": lambda: other.astype(np.float64) * _df(x64),
+    }[name]()
+    if name in ("vjp", "jvp"):
+        assert other.shape == values.shape and other.dtype.kind in "biuf", other
+    got = _raw(result[0] if argnums == (0,) else result)
+    rtol = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-5}.get(dtype, 1e-12)
+    np.testing.assert_allclose(got, expected.astype(dtype) if name != "jvp" else expected,
+                               rtol=rtol, atol=rtol)  # fmt: skip
+    if name in ("grad", "value_and_grad", "vjp"):
+        assert np.asarray(got).dtype == dtype
+
+
+# ---------------------------------------------------------------- checkpoints
+def _checkpointed_model(seed: int) -> nn.Module:
+    model = nn.Sequential(nn.Linear(2, 3, rng=seed), nn.BatchNorm1d(3))
+    model(np.random.default_rng(seed).standard_normal((4, 2)))  # running statistics move
+    return model
+
+
+def _archive(arrays: dict[str, np.ndarray], extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip of .npy entries as nn.save writes them (pickle allowed: for the object array)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for key, array in arrays.items():
+            with archive.open(f"{key}.npy", "w") as entry:
+                np.lib.format.write_array(entry, np.asarray(array), allow_pickle=True)
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+CORRUPTIONS = [
+    "truncated", "bytes changed", "text", "empty", "a .npy file", "object array",
+    "missing key", "unexpected key", "string array", "complex array", "wrong shape",
+    "not an array entry",
+]  # fmt: skip
+
+
+@st.composite
+def corrupted_checkpoints(draw, kind: str, good: bytes, state: dict) -> bytes:
+    key = draw(st.sampled_from(sorted(state)), label="key")
+    if kind == "truncated":
+        return good[: draw(st.integers(0, len(good) - 1))]
+    if kind == "bytes changed":
+        data = bytearray(good)
+        for i in draw(st.lists(st.integers(0, len(good) - 1), min_size=1, max_size=4)):
+            data[i] ^= draw(st.integers(1, 255))
+        return bytes(data)
+    if kind == "text":
+        return draw(st.text(max_size=40)).encode()
+    if kind == "empty":
+        return b""
+    if kind == "a .npy file":
+        buffer = io.BytesIO()
+        np.save(buffer, state[key])
+        return buffer.getvalue()
+    arrays, extra = dict(state), None
+    if kind == "object array":
+        arrays[key] = np.array([object()] * state[key].size).reshape(state[key].shape)
+    elif kind == "missing key":
+        del arrays[key]
+    elif kind == "unexpected key":
+        arrays[f"{key}_extra"] = state[key]
+    elif kind == "string array":
+        arrays[key] = state[key].astype(str)
+    elif kind == "complex array":
+        arrays[key] = state[key] + 1j
+    elif kind == "wrong shape":
+        arrays[key] = np.zeros((*state[key].shape, 2))
+    else:
+        extra = {"notes.txt": b"not an array"}
+    return _archive(arrays, extra)
+
+
+def _no_pickle(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("pickle was used to load a checkpoint")
+
+
+@pytest.mark.parametrize("kind", CORRUPTIONS)
+@given(data=st.data())
+def test_a_bad_checkpoint_is_refused_without_pickle_and_changes_nothing(kind, data):
+    saved = io.BytesIO()
+    nn.save(_checkpointed_model(0), saved)
+    state = _checkpointed_model(0).state_dict()
+    content = data.draw(corrupted_checkpoints(kind, saved.getvalue(), state), label="file")
+    target = _checkpointed_model(1)
+    before = module_state(target)
+    with (
+        mock.patch.object(pickle, "load", _no_pickle),
+        mock.patch.object(pickle, "loads", _no_pickle),
+    ):
+        _, exc = outcome(lambda: nn.load(target, io.BytesIO(content)))
+    if exc is None:  # the change missed every array (a timestamp): the state is the saved one
+        assert kind == "bytes changed"
+        assert_same_state(state, target.state_dict())
+        return
+    assert "allow_pickle" not in str(exc)
+    assert_clear_error(exc, ["nn.load", "load_state_dict"],
+                       ["is not a checkpoint", key_or_reason(kind)])  # fmt: skip
+    assert_same_state(before, module_state(target))
+
+
+def key_or_reason(kind: str) -> str:
+    """What the message must say for each kind of corruption."""
+    return {
+        "missing key": "missing key", "unexpected key": "unexpected key",
+        "string array": "does not convert", "complex array": "does not convert",
+        "wrong shape": "shape mismatch", "object array": "only pickle could read",
+        "not an array entry": "not a .npy array",
+    }.get(kind, "is not a checkpoint")  # fmt: skip
+
+
+# ---------------------------------------------------------------- detect_anomaly
+SAFE_STEPS: dict[str, Callable] = {
+    "tanh": al.tanh,
+    "sin": al.sin,
+    "scale": lambda t: t * 0.5,
+    "gauss": lambda t: al.exp(-t * t),
+}
+# Each poison makes the op named first produce NaN or Inf: in the forward pass, or (sqrt and
+# pow at 0) only in the backward pass, where their derivatives are infinite.
+FORWARD_POISONS: dict[str, tuple[str, Callable]] = {
+    "log of a negative": ("log", lambda t: al.log(t - 10)),
+    "log at 0": ("log", lambda t: al.log(t * 0)),
+    "sqrt of a negative": ("sqrt", lambda t: al.sqrt(t - 10)),
+    "0 / 0": ("div", lambda t: (t * 0) / (t * 0)),
+    "exp overflow": ("exp", lambda t: al.exp(t * 1000 + 1000)),
+}
+BACKWARD_POISONS: dict[str, tuple[str, Callable]] = {
+    "sqrt at 0": ("sqrt", lambda t: al.sqrt(t * 0)),
+    "pow 0.5 at 0": ("pow", lambda t: (t * 0) ** 0.5),
+    "abs then sqrt at 0": ("sqrt", lambda t: al.sqrt(al.abs(t * 0))),
+}
+
+
+def _line_of(step: Callable) -> str:
+    return f"test_bad_inputs.py:{step.__code__.co_firstlineno}"
+
+
+@given(
+    st.lists(st.sampled_from(sorted(SAFE_STEPS)), max_size=3),
+    st.lists(st.sampled_from(sorted(FORWARD_POISONS)), min_size=1, max_size=3),
+)
+def test_detect_anomaly_names_the_first_op_that_made_a_nan_in_forward(before, poisons):
+    """A chain of finite steps, then poisons one after another: the first one is named, with
+    its line, and nothing after it runs (each later one would hold NaN too)."""
+    x = al.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    with al.detect_anomaly():
+        t = x
+        for name in before:
+            t = SAFE_STEPS[name](t)
+
+        def poisoned():
+            v = t
+            for poison in poisons:
+                v = FORWARD_POISONS[poison][1](v)
+            return v
+
+        _, exc = outcome(poisoned)
+    op, step = FORWARD_POISONS[poisons[0]]
+    assert isinstance(exc, FloatingPointError), f"{poisons}: {exc!r}"
+    message = str(exc)
+    assert message.startswith(f"{op}: output holds"), message
+    assert "this op is where it started" in message and _line_of(step) in message, message
+    assert x.grad is None
+
+
+@given(
+    st.lists(st.sampled_from(sorted(SAFE_STEPS)), max_size=3),
+    st.lists(st.sampled_from(sorted(BACKWARD_POISONS)), min_size=1, max_size=3),
+    st.lists(st.sampled_from(sorted(SAFE_STEPS)), max_size=3),
+)
+def test_detect_anomaly_names_the_first_op_whose_gradient_went_non_finite(before, poisons, after):
+    """Branches, one per poison, are added up; each is finite forward, and its poison's
+    derivative is infinite. The earliest poison on the tape is where backward's NaN started."""
+    x = al.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    with al.detect_anomaly():
+        t = x
+        for name in before:
+            t = SAFE_STEPS[name](t)
+        total = t.sum()
+        for poison in poisons:
+            branch = BACKWARD_POISONS[poison][1](t)
+            for name in after:
+                branch = SAFE_STEPS[name](branch)
+            total = total + branch.sum()
+        assert np.isfinite(total.item())
+        _, exc = outcome(total.backward)
+    op, step = BACKWARD_POISONS[poisons[0]]
+    assert isinstance(exc, FloatingPointError), f"{poisons}: {exc!r}"
+    message = str(exc)
+    assert message.startswith(f"{op}: backward produced"), message
+    assert f"(op created at {_line_of(step)})" in message, message
+    assert x.grad is None  # raised before any leaf's gradient was written
