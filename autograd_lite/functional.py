@@ -193,6 +193,9 @@ def jacobian(f: Callable, argnums: int = 0) -> Callable:
             else:
                 row = np.zeros_like(x.data)
             rows.append(row)
+        if not rows:  # an empty output: its Jacobian is empty, and there is nothing to stack
+            empty = np.zeros(out.shape + x.shape, dtype=x.data.dtype)
+            return Tensor(empty) if traced else empty
         if traced:
             return ops.reshape(ops.stack(rows), shape=out.shape + x.shape)
         return np.reshape(rows, out.shape + x.shape)
