@@ -231,6 +231,7 @@ def mutated_cases(draw, name: str) -> tuple[str, list, dict, tuple]:
     kinds += ["parameter"] if params else []
     assume(kinds)
     kind = draw(st.sampled_from(kinds), label="mutation")
+    event(kind)
     if kind == "parameter":
         key = draw(st.sampled_from(sorted(params)), label="parameter")
         params[key] = draw(_bad_param(params[key]), label="bad value")
@@ -276,7 +277,6 @@ def _snapshot_leaves(inputs: list) -> list:
 @given(data=st.data())
 def test_primitive_computes_what_numpy_computes_or_says_what_is_wrong(name, data):
     kind, inputs, params, valid = data.draw(mutated_cases(name))
-    event(kind)
     op, reference = REGISTRY[name], REFERENCES[name]
     raw = [_raw(x) for x in inputs]
     before = _snapshot_leaves(inputs)
@@ -636,6 +636,7 @@ def layer_cases(draw, name: str) -> tuple[str, dict, Any, np.ndarray]:
         x.reshape(-1)[draw(st.integers(0, x.size - 1))] = draw(st.sampled_from(NON_FINITE))
     if isinstance(x, np.ndarray) and x.dtype.kind == "f" and draw(st.booleans(), label="Tensor"):
         x = Tensor(x, requires_grad=True)
+    event(kind)
     return kind, args, x, valid
 
 
@@ -643,13 +644,9 @@ def layer_cases(draw, name: str) -> tuple[str, dict, Any, np.ndarray]:
 @given(data=st.data())
 def test_layer_computes_what_torch_computes_or_says_what_is_wrong(name, data):
     kind, args, x, valid = data.draw(layer_cases(name))
-    event(kind)
     kwargs = {k: v for k, v in args.items() if not k.startswith("_")}
-    layer, exc = outcome(lambda: getattr(nn, name)(**kwargs, **_seeded(name)))
-    if exc is not None:
-        assert kind.startswith("argument"), f"valid arguments {kwargs} refused: {exc!r}"
-        key = kind.split()[1]
-        assert_clear_error(exc, name, [repr(kwargs[key]), str(kwargs[key])])
+    layer = built(getattr(nn, name), kind, {**kwargs, **_seeded(name)})
+    if layer is None:
         return
     before = module_state(layer)
     out, exc = outcome(lambda: layer(x))
@@ -665,6 +662,17 @@ def test_layer_computes_what_torch_computes_or_says_what_is_wrong(name, data):
         return
     assert isinstance(out, Tensor | np.ndarray), type(out)
     _compare_with_reference(name, kind, args, layer, x, out, before)
+
+
+def built(cls: type, kind: str, kwargs: dict) -> Any:
+    """cls(**kwargs), or None once its error is checked: it must name the argument the case
+    made wrong (kind "argument <name>") and its value."""
+    made, exc = outcome(lambda: cls(**kwargs))
+    if exc is not None:
+        assert kind.startswith("argument"), f"valid arguments {kwargs} refused: {exc!r}"
+        key = kind.split()[1]
+        assert_clear_error(exc, cls.__name__, [repr(kwargs[key]), str(kwargs[key])])
+    return made
 
 
 def _seeded(name: str) -> dict:
@@ -740,7 +748,7 @@ def loss_cases(draw, name: str) -> tuple[str, dict, Any, Any]:
     if name in WEIGHTED and draw(st.booleans(), label="weighted"):
         args["weight"] = draw(hnp.arrays(np.float64, x.shape[-1:], elements=st.floats(0, 2)))
     kinds = ["input as an array", "input dtype", "target dtype", "target shape", "empty",
-             "non-finite input", "non-finite target", "reduction"]  # fmt: skip
+             "non-finite input", "non-finite target", "argument reduction"]  # fmt: skip
     kinds += ["weight"] if "weight" in args else []
     kinds += ["class out of range"] if y.dtype.kind == "i" else []
     kind = draw(st.sampled_from(kinds), label="mutation")
@@ -768,7 +776,7 @@ def loss_cases(draw, name: str) -> tuple[str, dict, Any, Any]:
             given = Tensor(target, requires_grad=True)
         else:
             y = target
-    elif kind == "reduction":
+    elif kind == "argument reduction":
         args["reduction"] = draw(st.sampled_from(["avg", "", None, 0, "MEAN"]))
     elif kind == "weight":
         args["weight"] = draw(st.sampled_from(
@@ -777,6 +785,7 @@ def loss_cases(draw, name: str) -> tuple[str, dict, Any, Any]:
     else:
         y = y.copy()
         y[draw(st.integers(0, y.size - 1))] = draw(st.sampled_from([-1, x.shape[-1]]))
+    event(kind)
     return kind, args, given, y
 
 
@@ -784,11 +793,8 @@ def loss_cases(draw, name: str) -> tuple[str, dict, Any, Any]:
 @given(data=st.data())
 def test_loss_computes_what_torch_computes_or_says_what_is_wrong(name, data):
     kind, args, x, y = data.draw(loss_cases(name))
-    event(kind)
-    loss, exc = outcome(lambda: getattr(nn, name)(**args))
-    if exc is not None:
-        assert kind == "reduction", f"{args} refused: {exc!r}"
-        assert_clear_error(exc, name, [repr(args["reduction"])])
+    loss = built(getattr(nn, name), kind, args)
+    if loss is None:
         return
     out, exc = outcome(lambda: loss(x, y))
     if exc is not None:
