@@ -653,7 +653,8 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         g = _in_dtype_of(t, g, create_graph)
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is not None:
-        _refuse_complex(t, g)
+        if getattr(g, "dtype", dtype) != dtype:  # a cast: never from complex
+            _refuse_complex(t, g)
         t.grad = t.grad + np.asarray(g, dtype=dtype)  # a fresh sum
     elif (
         type(g) is np.ndarray
@@ -670,25 +671,32 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         # A copy: the array may be a view, shared with another leaf (add passes g to both
         # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
         # updates on an F-ordered gradient run ~6x slower).
-        _refuse_complex(t, g)
+        if getattr(g, "dtype", dtype) != dtype:
+            _refuse_complex(t, g)
         t.grad = np.array(g, dtype=dtype, order="C")
 
 
 def _in_dtype_of(t: Tensor, g: Any, create_graph: bool) -> Any:
     """`g` as a gradient of `t`: an array (a Tensor under create_graph) of t's dtype, as torch
     returns one; a float64 constant in a float32 graph would otherwise make it float64."""
-    _refuse_complex(t, g)
     dtype = t.data.dtype
     if create_graph:
         g = g if isinstance(g, Tensor) else _make(np.asarray(g))
-        return g if g.data.dtype == dtype else g.astype(dtype)
-    return g if type(g) is np.ndarray and g.dtype == dtype else np.asarray(g, dtype=dtype)
+        if g.data.dtype == dtype:
+            return g
+        _refuse_complex(t, g)
+        return g.astype(dtype)
+    if type(g) is np.ndarray and g.dtype == dtype:
+        return g
+    _refuse_complex(t, g)
+    return np.asarray(g, dtype=dtype)
 
 
 def _refuse_complex(t: Tensor, g: Any) -> None:
-    """A complex gradient for a real tensor (only a complex constant in its graph makes one)
-    would be wrong: the rules give the holomorphic derivative, not torch's conjugate one, and
-    casting it to t's dtype would drop the imaginary part with only a warning."""
+    """Before `g` is cast to t's dtype: a complex gradient for a real tensor (only a complex
+    constant in its graph makes one) would be wrong, since the rules give the holomorphic
+    derivative, not torch's conjugate one, and the cast would drop the imaginary part with
+    only a warning."""
     if np.iscomplexobj(g) and t.data.dtype.kind != "c":
         raise TypeError(
             f"backward: the gradient for a real tensor of shape {t.shape} came out complex, "
