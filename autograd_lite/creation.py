@@ -92,28 +92,41 @@ def randn(
     *shape: int, rng=None, dtype=np.float64, requires_grad: bool = False, name=None
 ) -> Tensor:
     """Standard normal samples."""
-    sizes, dtype = _shape(shape, "randn"), _dtype(dtype, "randn", "f")
-    data = generator(rng).standard_normal(sizes).astype(dtype, copy=False)
-    return Tensor(data, requires_grad=requires_grad, name=name)
+    return _samples("randn", "standard_normal", shape, rng, dtype, requires_grad, name)
 
 
 def rand(*shape: int, rng=None, dtype=np.float64, requires_grad: bool = False, name=None) -> Tensor:
     """Uniform samples in [0, 1)."""
-    sizes, dtype = _shape(shape, "rand"), _dtype(dtype, "rand", "f")
-    data = generator(rng).random(sizes).astype(dtype, copy=False)
+    return _samples("rand", "random", shape, rng, dtype, requires_grad, name)
+
+
+def _samples(who: str, method: str, shape, rng, dtype, requires_grad, name) -> Tensor:
+    """Samples of a Generator method, in a floating dtype (integers would truncate them)."""
+    sizes, dtype = _shape(shape, who), _dtype(dtype, who, "f")
+    data = getattr(generator(rng), method)(sizes).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad, name=name)
 
 
+def _template(t: ArrayLike, dtype: Any, who: str) -> tuple[np.ndarray, np.dtype]:
+    """The array a `*_like` function copies the shape of, and the checked dtype to make: the
+    given one, else the template's."""
+    array = np.asarray(t.data if isinstance(t, Tensor) else t)
+    return array, _dtype(array.dtype if dtype is None else dtype, who)
+
+
 def zeros_like(t: ArrayLike, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(np.asarray(t), dtype), requires_grad=requires_grad)
+    array, dtype = _template(t, dtype, "zeros_like")
+    return Tensor(np.zeros(array.shape, dtype), requires_grad=requires_grad)
 
 
 def ones_like(t: ArrayLike, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(np.asarray(t), dtype), requires_grad=requires_grad)
+    array, dtype = _template(t, dtype, "ones_like")
+    return Tensor(np.ones(array.shape, dtype), requires_grad=requires_grad)
 
 
 def full_like(t: ArrayLike, fill_value: float, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full_like(np.asarray(t), fill_value, dtype), requires_grad=requires_grad)
+    array, dtype = _template(t, dtype, "full_like")
+    return Tensor(np.full(array.shape, fill_value, dtype), requires_grad=requires_grad)
 
 
 def _float_dtype_of(array: np.ndarray) -> np.dtype:
@@ -123,12 +136,12 @@ def _float_dtype_of(array: np.ndarray) -> np.dtype:
 
 
 def randn_like(t: ArrayLike, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:
-    array = np.asarray(t)
-    dtype = dtype or _float_dtype_of(array)
-    return randn(*array.shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
+    array = np.asarray(t.data if isinstance(t, Tensor) else t)
+    dtype = _float_dtype_of(array) if dtype is None else dtype
+    return _samples("randn_like", "standard_normal", array.shape, rng, dtype, requires_grad, None)
 
 
 def rand_like(t: ArrayLike, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:
-    array = np.asarray(t)
-    dtype = dtype or _float_dtype_of(array)
-    return rand(*array.shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
+    array = np.asarray(t.data if isinstance(t, Tensor) else t)
+    dtype = _float_dtype_of(array) if dtype is None else dtype
+    return _samples("rand_like", "random", array.shape, rng, dtype, requires_grad, None)

@@ -153,10 +153,15 @@ def arrays_of_any_dtype(draw, shape=None) -> np.ndarray:
     return values.astype(dtype)
 
 
-@given(arrays_of_any_dtype(), st.booleans(), st.sampled_from(["array", "list"]))
-def test_tensor_holds_numbers_and_only_floats_require_grad(data, requires_grad, form):
+@given(
+    st.sampled_from(["Tensor", "tensor"]),
+    arrays_of_any_dtype(),
+    st.booleans(),
+    st.sampled_from(["array", "list"]),
+)
+def test_tensor_holds_numbers_and_only_floats_require_grad(name, data, requires_grad, form):
     given_data = data if form == "array" else data.tolist()
-    t, exc = outcome(lambda: al.Tensor(given_data, requires_grad=requires_grad))
+    t, exc = outcome(lambda: getattr(al, name)(given_data, requires_grad=requires_grad))
     kind = np.asarray(given_data).dtype.kind
     if kind not in NUMBERS or (requires_grad and kind != "f"):
         assert_clear_error(exc, "Tensor", [f"dtype {np.asarray(given_data).dtype}"])
@@ -167,11 +172,13 @@ def test_tensor_holds_numbers_and_only_floats_require_grad(data, requires_grad, 
         assert t.requires_grad == requires_grad
 
 
-@given(
-    st.sampled_from(["zeros", "ones", "rand", "randn", "full"]),
-    st.lists(st.one_of(st.integers(-2, 3), st.sampled_from([2.5, "a", None, True])), max_size=3),
-    st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128, str, object]),
+DTYPES = st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128, str, object])
+SHAPES = st.lists(
+    st.one_of(st.integers(-2, 3), st.sampled_from([2.5, "a", None, True])), max_size=3
 )
+
+
+@given(st.sampled_from(["zeros", "ones", "rand", "randn", "full"]), SHAPES, DTYPES)
 def test_creation_functions_check_shapes_and_dtypes(name, shape, dtype):
     make = {
         "zeros": lambda: al.zeros(*shape, dtype=dtype),
@@ -188,6 +195,24 @@ def test_creation_functions_check_shapes_and_dtypes(name, shape, dtype):
         assert t.shape == tuple(shape) and t.dtype == np.dtype(dtype)
     else:
         assert_clear_error(exc, name, [str(tuple(shape)), str(np.dtype(dtype))])
+
+
+@given(
+    st.sampled_from(["zeros_like", "ones_like", "full_like", "rand_like", "randn_like"]),
+    arrays_of_any_dtype(),
+    st.one_of(st.none(), DTYPES),
+)
+def test_like_functions_check_their_template_and_dtype(name, template, dtype):
+    args = (template, 1.0) if name == "full_like" else (template,)
+    t, exc = outcome(lambda: getattr(al, name)(*args, dtype=dtype))
+    random = name in ("rand_like", "randn_like")
+    if dtype is None:  # the template's dtype; a float one for random samples
+        dtype = template.dtype if not random or template.dtype.kind == "f" else np.float64
+    if np.dtype(dtype).kind in ("f" if random else NUMBERS):
+        assert exc is None, exc
+        assert t.shape == template.shape and t.dtype == np.dtype(dtype)
+    else:
+        assert_clear_error(exc, name, [f"dtype {np.dtype(dtype)}"])
 
 
 @given(st.sampled_from([0, 0.0]), st.integers(-3, 3), st.integers(-3, 3))
