@@ -112,6 +112,57 @@ def shapes_in(values: Any) -> list[str]:
     return [str(tuple(np.shape(v))) for v in values if isinstance(v, Tensor | np.ndarray)]
 
 
+# ---------------------------------------------------------------- the issue's three cases, by hand
+def test_a_string_tensor_is_refused_naming_the_dtype():
+    with pytest.raises(TypeError, match=r"^Tensor: data has dtype <U3 \(strings\); expected"):
+        al.Tensor("abc")
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_without_mentioning_pickle(tmp_path):
+    path = tmp_path / "not-an-npz-file"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match=r"is not a checkpoint that nn\.save wrote") as info:
+        nn.load(nn.Linear(2, 2, rng=0), path)
+    assert "pickle" not in str(info.value)
+
+
+def test_a_loss_of_arrays_says_to_pass_a_tensor():
+    with pytest.raises(TypeError, match=r"^MSELoss: input must be a Tensor .* al\.tensor"):
+        nn.MSELoss()(np.ones(3), np.ones(3))
+
+
+# ---------------------------------------------------------------- some of what the sweep found
+def test_a_class_ruled_out_by_a_minus_inf_score_leaves_cross_entropy_finite():
+    scores = al.tensor([[0.0, -np.inf, 1.0]], requires_grad=True)
+    loss = nn.CrossEntropyLoss()(scores, np.array([2]))
+    assert loss.item() == pytest.approx(np.log(1 + np.exp(-1.0)))  # -log softmax = log(1 + e^-1)
+    loss.backward()
+    assert np.isfinite(scores.grad).all()
+
+
+def test_broadcast_to_never_drops_an_axis():
+    with pytest.raises(ValueError, match=r"broadcast_to: cannot broadcast shape \(1,\) to \(\)"):
+        al.broadcast_to(al.ones(1), ())
+
+
+def test_the_variance_of_too_few_values_is_nan_or_inf_never_negative():
+    assert np.isnan(al.var(al.zeros(0), ddof=1).item())
+    assert np.isinf(al.var(al.tensor([1.0, 3.0]), ddof=3).item())  # 2 / max(2 - 3, 0)
+
+
+def test_softmax_of_a_row_holding_inf_is_nan_throughout_as_in_torch():
+    assert np.isnan(al.softmax(al.tensor([np.inf, 0.0])).data).all()
+
+
+def test_an_sgd_step_with_a_gradient_of_another_shape_updates_nothing():
+    p, q = nn.Parameter([1.0, 2.0]), nn.Parameter([3.0])
+    optimizer = nn.optim.SGD([p, q], lr=0.1)
+    p.grad, q.grad = np.ones(2), np.ones(3)  # q's would broadcast into a wrong update
+    with pytest.raises(ValueError, match=r"parameter 1 of group 0 has shape \(1,\), but its"):
+        optimizer.step()
+    np.testing.assert_array_equal(p.data, [1.0, 2.0])
+
+
 # ---------------------------------------------------------------- the public API, enumerated
 def public_ops() -> dict[str, Callable]:
     """Every public function of autograd_lite that computes on tensors."""
