@@ -1,5 +1,6 @@
-"""Checks shared by the layers: arguments fail at construction with a clear message, and bad
-data fails at call time naming the layer, the shapes and the user's line."""
+"""Checks shared by the layers, losses and optimizers: arguments fail at construction with a
+clear message, and bad data fails at call time; each message names the layer (or loss, or
+optimizer), the argument and its value or shape, and ends with the user's line."""
 
 from __future__ import annotations
 
