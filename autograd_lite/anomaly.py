@@ -23,12 +23,16 @@ class detect_anomaly(engine.Observer, contextlib.ContextDecorator):
     """Context manager and decorator that checks every recorded op (slow: for debugging).
 
     Forward: the first op whose output holds NaN or Inf raises FloatingPointError naming the
-    op, its input shapes and your line. Backward (run it inside the block too): the first VJP
-    that produces a non-finite gradient raises, naming the op and the line that created it.
+    op, its input shapes and your line. Backward (run it inside the block too): a VJP that
+    turns a finite gradient into NaN or Inf is where the anomaly started (the ops before it
+    on the path only pass it on); once the walk is over, the earliest such op on the tape is
+    named, with the line that created it, before any leaf's `.grad` changes.
     """
 
     def __enter__(self) -> detect_anomaly:
         self._created_at: dict = {}
+        self._tainted: set = set()  # nodes that were handed a non-finite gradient
+        self._origins: list = []  # (tape position, node, input, what) where one started
         engine._observers.append(self)
         return self
 
@@ -52,9 +56,21 @@ class detect_anomaly(engine.Observer, contextlib.ContextDecorator):
         )
 
     def on_backward(self, node: engine.Node, i: int, g) -> None:
-        if not _finite(g.data if isinstance(g, Tensor) else g):
+        if _finite(g.data if isinstance(g, Tensor) else g):
+            return
+        x = node.inputs[i]
+        if type(x) is engine.Node:
+            self._tainted.add(x)
+        if node not in self._tainted:
+            self._origins.append((node.seq, node, i, _kinds(g)))
+
+    def on_backward_end(self) -> None:
+        origins = self._origins
+        self._origins, self._tainted = [], set()
+        if origins:
+            _, node, i, kinds = min(origins, key=lambda origin: origin[0])
             raise FloatingPointError(
-                f"{node.op.name}: backward produced {_kinds(g)} in the gradient of input #{i} "
+                f"{node.op.name}: backward produced {kinds} in the gradient of input #{i} "
                 f"(op created at {self._created_at.get(node, 'an unknown line')})"
             )
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import op_error, shape_of  # noqa: F401 (op_error: used by the compiled ops)
+from .errors import op_error, shape_of, user_location  # noqa: F401 (op_error: compiled ops)
 from .tensor import Tensor, _make, _new  # noqa: F401 (_new: used by the compiled ops)
 
 _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
@@ -191,6 +191,8 @@ def primitive(forward: Callable) -> Callable:
         def op(*args: Any, **params: Any) -> Any:
             body = bodies.get(len(args))
             if body is None:
+                if not args:  # numpy's words; there is no body for zero inputs to compile
+                    raise ValueError(f"{prim.name}: need at least one array ({user_location()})")
                 body = bodies[len(args)] = _compile_op(prim, len(args))
             return body(*args, **params)
 
@@ -270,7 +272,7 @@ def _op_source(n: int, prim: Primitive) -> str:
         *(f"        a{i} = x{i}.data if t{i} else x{i}" for i in each),
         "        try:",
         f"            data = {traced}",
-        "        except (ValueError, TypeError, IndexError) as exc:",
+        "        except (ValueError, TypeError, IndexError, ArithmeticError) as exc:",
         f"            raise op_error(prim.name, ({xs}{',' if n == 1 else ''}), exc) from None",
         "        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results",
         "            data = np.asarray(data)",
@@ -494,6 +496,9 @@ class Observer:
     def on_gradient(self, x: Node | Tensor, g: Any) -> None:
         """The complete gradient of a node's output, or of a leaf, in this backward pass."""
 
+    def on_backward_end(self) -> None:
+        """The walk over the nodes is over; the leaves' gradients are not stored yet."""
+
 
 # ---------------------------------------------------------------- tape
 class Tape(Observer):
@@ -576,7 +581,7 @@ def gradients(
         g = found.get(_entry(x))
         if g is None:
             g = _make(np.zeros_like(x.data)) if create_graph else np.zeros_like(x.data)
-        results.append(g)
+        results.append(_in_dtype_of(x, g, create_graph))
     return tuple(results)
 
 
@@ -660,6 +665,8 @@ def _backprop(
             if not retain_graph:
                 # Release the arrays; the structure stays, to be drawn and explained.
                 node.out = FREED
+        for watcher in watchers:  # after the whole walk, before any leaf's .grad changes
+            watcher.on_backward_end()
         # What is left in `grads` belongs to leaves: their gradients are complete now.
         for t, g in grads.items():
             if t._hooks:
@@ -782,12 +789,11 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
     """Add `g` to `t.grad` in t's dtype; as in PyTorch, leaf gradients add up across calls."""
     dtype = t.data.dtype
     if create_graph:
-        if not isinstance(g, Tensor):
-            g = _make(np.asarray(g))
-        if g.data.dtype != dtype:
-            g = g.astype(dtype)
+        g = _in_dtype_of(t, g, create_graph)
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is not None:
+        if getattr(g, "dtype", dtype) != dtype:  # a cast: never from complex
+            _refuse_complex(t, g)
         t.grad = t.grad + np.asarray(g, dtype=dtype)  # a fresh sum
     elif (
         type(g) is np.ndarray
@@ -804,7 +810,38 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         # A copy: the array may be a view, shared with another leaf (add passes g to both
         # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
         # updates on an F-ordered gradient run ~6x slower).
+        if getattr(g, "dtype", dtype) != dtype:
+            _refuse_complex(t, g)
         t.grad = np.array(g, dtype=dtype, order="C")
+
+
+def _in_dtype_of(t: Tensor, g: Any, create_graph: bool) -> Any:
+    """`g` as a gradient of `t`: an array (a Tensor under create_graph) of t's dtype, as torch
+    returns one; a float64 constant in a float32 graph would otherwise make it float64."""
+    dtype = t.data.dtype
+    if create_graph:
+        g = g if isinstance(g, Tensor) else _make(np.asarray(g))
+        if g.data.dtype == dtype:
+            return g
+        _refuse_complex(t, g)
+        return g.astype(dtype)
+    if type(g) is np.ndarray and g.dtype == dtype:
+        return g
+    _refuse_complex(t, g)
+    return np.asarray(g, dtype=dtype)
+
+
+def _refuse_complex(t: Tensor, g: Any) -> None:
+    """Before `g` is cast to t's dtype: a complex gradient for a real tensor (only a complex
+    constant in its graph makes one) would be wrong, since the rules give the holomorphic
+    derivative, not torch's conjugate one, and the cast would drop the imaginary part with
+    only a warning."""
+    if np.iscomplexobj(g) and t.data.dtype.kind != "c":
+        raise TypeError(
+            f"backward: the gradient for a real tensor of shape {t.shape} came out complex, "
+            "because a complex constant entered its graph; autograd_lite differentiates real "
+            f"numbers only ({user_location()})"
+        )
 
 
 # ops are built on this module, so the one op the engine itself needs is imported last.

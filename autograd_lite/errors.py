@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 # Frames inside these folders are ours; the first frame outside them is the user's line.
 _PACKAGE_DIRS = tuple(
     str(Path(__file__).resolve().parent.parent / name) for name in ("autograd_lite", "nn")
@@ -34,6 +36,14 @@ def op_error(op: str, inputs: tuple, exc: Exception) -> Exception:
     shapes = [shape_of(a) for a in inputs]
     if not all(s in message for s in shapes):  # numpy's own message may already name them all
         message += f"; input shapes {', '.join(shapes)}"
-    # AxisError is both an IndexError and a ValueError; keep the more specific meaning.
-    kind = next(k for k in (IndexError, ValueError, TypeError, Exception) if isinstance(exc, k))
+    # AxisError is both an IndexError (torch's "dimension out of range") and a ValueError: keep
+    # it, so either `except` catches a bad axis. An arithmetic error (inf into an integer
+    # array, a zero step) is a bad value: ValueError.
+    kind = next(
+        k
+        for k in (np.exceptions.AxisError, IndexError, ValueError, TypeError, Exception)
+        if isinstance(exc, k)
+    )
+    if isinstance(exc, ArithmeticError):
+        kind = ValueError
     return kind(f"{op}: {message} ({user_location()})")

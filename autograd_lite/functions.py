@@ -8,12 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from . import ops
+from .errors import user_location
 from .tensor import ArrayLike, Axis, Tensor
 
 
-def _tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
-    return (value,) * n if isinstance(value, int) else tuple(value)
+def _ints(value: int | Sequence[int], who: str, what: str, n: int = 1) -> tuple[int, ...]:
+    """`value` as a tuple of ints, as numpy's shape and axes arguments take it: an int stands
+    for itself (repeated n times); anything but ints is a TypeError naming `who`."""
+    values = (value,) * n if isinstance(value, int | np.integer) else value
+    if not (
+        isinstance(values, Sequence | np.ndarray)
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)
+    ):
+        raise TypeError(
+            f"{who}: {what} must be an int or a sequence of ints, got {value!r} ({user_location()})"
+        )
+    return tuple(int(v) for v in values)
 
 
 def sum(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -44,16 +57,16 @@ def clip(x: ArrayLike, min: float | None = None, max: float | None = None) -> Te
     return ops.clip(x, min=min, max=max)
 
 
-def reshape(x: ArrayLike, shape: Sequence[int]) -> Tensor:
-    return ops.reshape(x, shape=tuple(shape))
+def reshape(x: ArrayLike, shape: int | Sequence[int]) -> Tensor:
+    return ops.reshape(x, shape=_ints(shape, "reshape", "shape"))
 
 
-def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
-    return ops.transpose(x, axes=None if axes is None else tuple(axes))
+def transpose(x: ArrayLike, axes: int | Sequence[int] | None = None) -> Tensor:
+    return ops.transpose(x, axes=None if axes is None else _ints(axes, "transpose", "axes"))
 
 
-def broadcast_to(x: ArrayLike, shape: Sequence[int]) -> Tensor:
-    return ops.broadcast_to(x, shape=tuple(shape))
+def broadcast_to(x: ArrayLike, shape: int | Sequence[int]) -> Tensor:
+    return ops.broadcast_to(x, shape=_ints(shape, "broadcast_to", "shape"))
 
 
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
@@ -74,10 +87,11 @@ def unfold(
 ) -> Tensor:
     """Sliding windows over the last `spatial_dims` axes (default: as many as kernel_size has;
     1 for an int): shape (..., *spatial) -> (..., *out, *kernel). No copy is made."""
-    d = spatial_dims or (1 if isinstance(kernel_size, int) else len(kernel_size))
+    kernel_size = _ints(kernel_size, "unfold", "kernel_size", spatial_dims or 1)
+    d = spatial_dims or len(kernel_size)
     return ops.unfold(
         x,
-        kernel_size=_tuple(kernel_size, d),
-        stride=_tuple(stride, d),
-        dilation=_tuple(dilation, d),
+        kernel_size=kernel_size,
+        stride=_ints(stride, "unfold", "stride", d),
+        dilation=_ints(dilation, "unfold", "dilation", d),
     )

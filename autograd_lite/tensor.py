@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import require_differentiable, require_numbers
+from .errors import user_location
+
 ArrayLike = Any  # anything np.asarray accepts: scalars, nested lists, ndarrays, Tensors
 Axis = int | tuple[int, ...] | None
 
@@ -39,12 +42,14 @@ class Tensor:
     ) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        array = np.array(data, dtype=dtype)
-        if requires_grad and array.dtype.kind not in "fc":
-            raise TypeError(
-                f"Tensor: only floating-point tensors can require gradients, got dtype "
-                f"{array.dtype}; pass floats or dtype=np.float64"
-            )
+        try:
+            array = np.array(data, dtype=dtype)
+        except (TypeError, ValueError) as exc:  # ragged lists, an unknown dtype
+            kind = TypeError if isinstance(exc, TypeError) else ValueError
+            raise kind(f"Tensor: {exc} ({user_location()})") from None
+        require_numbers(array.dtype, "Tensor", "data")
+        if requires_grad:
+            require_differentiable(array.dtype, "Tensor")
         self.data = array
         self.requires_grad = requires_grad
         self.grad = None
@@ -159,11 +164,8 @@ class Tensor:
                 f"requires_grad_: this tensor was made by {self.op} and is part of a graph; "
                 "use .detach() to get a tensor that does not require grad"
             )
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(
-                f"requires_grad_: only floating-point tensors can require gradients, "
-                f"got dtype {self.data.dtype}"
-            )
+        if requires_grad:
+            require_differentiable(self.data.dtype, "requires_grad_")
         self.requires_grad = requires_grad
         return self
 

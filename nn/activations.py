@@ -7,6 +7,7 @@ from typing import Any
 from autograd_lite import Tensor, ops
 
 from . import functional as F
+from ._checks import as_input, input_error, integer, number
 from .module import Module
 
 
@@ -21,21 +22,21 @@ class Sigmoid(Module):
     """y = 1 / (1 + exp(-x));  dy/dx = y (1 - y)"""
 
     def forward(self, x: Any) -> Tensor:
-        return ops.sigmoid(x)
+        return ops.sigmoid(as_input(x, self))
 
 
 class Tanh(Module):
     """y = tanh(x);  dy/dx = 1 - y^2"""
 
     def forward(self, x: Any) -> Tensor:
-        return ops.tanh(x)
+        return ops.tanh(as_input(x, self))
 
 
 class ReLU(Module):
     """y = max(x, 0);  dy/dx = [x > 0]"""
 
     def forward(self, x: Any) -> Tensor:
-        return ops.relu(x)
+        return ops.relu(as_input(x, self))
 
 
 class LeakyReLU(Module):
@@ -43,10 +44,10 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = number(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x: Any) -> Tensor:
-        return ops.leaky_relu(x, negative_slope=self.negative_slope)
+        return ops.leaky_relu(as_input(x, self), negative_slope=self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -57,10 +58,10 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0) -> None:
         super().__init__()
-        self.beta = beta
+        self.beta = number(beta, "beta", "Softplus", nonzero=True)
 
     def forward(self, x: Any) -> Tensor:
-        return F.softplus(x, self.beta)
+        return F.softplus(as_input(x, self), self.beta)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}"
@@ -71,10 +72,10 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = integer(dim, "dim", "Softmax")
 
     def forward(self, x: Any) -> Tensor:
-        return ops.softmax(x, axis=self.dim)
+        return ops.softmax(_with_dim(x, self), axis=self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -85,13 +86,21 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = integer(dim, "dim", "LogSoftmax")
 
     def forward(self, x: Any) -> Tensor:
-        return ops.log_softmax(x, axis=self.dim)
+        return ops.log_softmax(_with_dim(x, self), axis=self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+def _with_dim(x: Any, layer: Softmax | LogSoftmax) -> Any:
+    """The input of a layer that normalizes along `layer.dim`, which it must have."""
+    x = as_input(x, layer)
+    if not -x.ndim <= layer.dim < x.ndim:
+        raise input_error(f"{layer}: input of shape {x.shape} has no axis dim={layer.dim}")
+    return x
 
 
 ACTIVATIONS: dict[str | None, type[Module]] = {
@@ -113,4 +122,4 @@ def activation(spec: str | Module | None, who: str = "activation") -> Module:
     if isinstance(spec, str | None) and spec in ACTIVATIONS:
         return ACTIVATIONS[spec]()
     names = ", ".join(repr(k) for k in ACTIVATIONS)
-    raise ValueError(f"{who} must be one of {names} or a Module, got {spec!r}")
+    raise input_error(f"{who} must be one of {names} or a Module, got {spec!r}")

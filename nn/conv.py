@@ -18,6 +18,7 @@ from ._checks import (
     IntOrTuple,
     as_input,
     check_window_fits,
+    float_dtype,
     input_error,
     int_tuple,
     positive_int,
@@ -42,10 +43,10 @@ def _conv_padding(
         return ((0, 0),) * d
     if padding == "same":
         if any(s != 1 for s in stride):
-            raise ValueError(f"{who}: padding='same' needs stride 1, got stride {stride}")
+            raise input_error(f"{who}: padding='same' needs stride 1, got stride {stride}")
         return _same_padding(kernel_size, dilation)
     if isinstance(padding, str):
-        raise ValueError(
+        raise input_error(
             f"{who}: padding must be an int, {d} ints, 'valid' or 'same', got {padding!r}"
         )
     return tuple((p, p) for p in int_tuple(padding, d, "padding", who, minimum=0))
@@ -61,7 +62,7 @@ def _conv(
     who: object,
 ) -> Tensor:
     """Convolution (cross-correlation, as in torch) as im2col: pad, unfold, one matmul."""
-    x = as_input(x)
+    x = as_input(x, who)
     d = weight.ndim - 2
     out_channels, in_channels, *kernel = weight.shape
     if x.ndim != d + 2:
@@ -121,7 +122,7 @@ def conv2d(
 
 def _conv_function(x, weight, bias, stride, padding, dilation, d: int, who: str) -> Tensor:
     if weight.ndim != d + 2:
-        raise ValueError(
+        raise input_error(
             f"{who}: weight must be {d + 2}-D (C_out, C_in, *kernel), got shape {weight.shape}"
         )
     stride = int_tuple(stride, d, "stride", who, minimum=1)
@@ -158,6 +159,7 @@ class _ConvNd(Module):
         self.dilation = int_tuple(dilation, d, "dilation", who, minimum=1)
         self._pads = _conv_padding(padding, self.kernel_size, self.stride, self.dilation, who)
         self.padding = padding if isinstance(padding, str) else tuple(p for p, _ in self._pads)
+        dtype = float_dtype(dtype, who)
         self.weight = Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dtype))
         self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
         self.reset_parameters(rng)

@@ -10,6 +10,7 @@ from autograd_lite import Tensor
 from autograd_lite.creation import generator
 
 from . import functional as F
+from ._checks import as_input, number
 from .module import Module
 
 
@@ -23,13 +24,11 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
-        self.p = p
+        self.p = number(p, "p", "Dropout", 0, 1)
         self.rng = generator(rng)
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.rng)
+        return F.dropout(as_input(x, self), self.p, self.training, self.rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -14,7 +14,7 @@ import numpy as np
 from autograd_lite import Tensor, ops
 from autograd_lite.creation import generator
 
-from ._checks import Array, array_of, as_input, input_error
+from ._checks import Array, array_of, as_input, input_error, number
 from .conv import conv1d, conv2d
 from .losses import (
     binary_cross_entropy,
@@ -40,7 +40,7 @@ def linear(x: Array, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _linear(x: Array, weight: Tensor, bias: Tensor | None, who: object) -> Tensor:
-    x = as_input(x)
+    x = as_input(x, who)
     shape = x.shape
     expected = weight.shape[1]
     if not shape or shape[-1] != expected:
@@ -92,8 +92,7 @@ def dropout(
     rng: np.random.Generator | int | None = None,
 ) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (when training)."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    number(p, "p", "dropout", 0, 1)
     if not training or p == 0:
         return x
     data = array_of(x)

@@ -12,7 +12,7 @@ from autograd_lite.creation import generator
 
 from . import functional as F
 from . import init
-from ._checks import positive_int
+from ._checks import as_input, float_dtype, integer, positive_int
 from .module import Module
 from .parameter import Parameter
 
@@ -37,6 +37,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features", "Linear")
         self.out_features = positive_int(out_features, "out_features", "Linear")
+        dtype = float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
         self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
         self.reset_parameters(rng)
@@ -65,10 +66,11 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = integer(start_dim, "start_dim", "Flatten")
+        self.end_dim = integer(end_dim, "end_dim", "Flatten")
 
     def forward(self, x: Any) -> Tensor:
-        return ops.flatten(x, self.start_dim, self.end_dim)
+        return ops.flatten(as_input(x, self), self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ from autograd_lite import Tensor
 from autograd_lite.creation import generator
 
 from . import init as initializers
-from ._checks import positive_int
+from ._checks import float_dtype, input_error, positive_int
 from .activations import ACTIVATIONS
 from .activations import activation as make_activation
 from .containers import ModuleList
@@ -51,11 +51,13 @@ class MLP(Module):
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        sizes = list(sizes)
-        if len(sizes) < 2:
-            raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
-        for i, n in enumerate(sizes):
-            positive_int(n, f"sizes[{i}]", "MLP")
+        listed = list(sizes) if isinstance(sizes, Iterable) else []
+        if len(listed) < 2:
+            raise input_error(
+                f"MLP: sizes must list at least an input and an output size, got {sizes!r}"
+            )
+        sizes = [positive_int(n, f"sizes[{i}]", "MLP") for i, n in enumerate(listed)]
+        dtype = float_dtype(dtype, "MLP")
         fill = _weight_init(init, activation)
         rng = generator(rng)
         self.sizes = tuple(sizes)
@@ -103,7 +105,7 @@ def _weight_init(init: str | WeightInit | None, activation: str | Module | None)
         ),
     }
     if init not in fills:
-        raise ValueError(
+        raise input_error(
             f"MLP: init must be None, one of {', '.join(map(repr, fills))}, or a function "
             f"init(weight, rng), got {init!r}"
         )

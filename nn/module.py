@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autograd_lite import Tensor
+from autograd_lite.errors import user_location
 from autograd_lite.tensor import RemovableHandle
 
 from .parameter import Parameter
@@ -216,6 +217,12 @@ class Module:
         Everything is checked before anything is written: with `strict`, a missing or an
         unexpected key is an error; a shape mismatch always is. On error the module is unchanged.
         """
+        who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{who}: expected a mapping of names to arrays (a state_dict), got "
+                f"{type(state_dict).__name__} ({user_location()})"
+            )
         targets = self._state_targets()
         missing = [key for key in targets if key not in state_dict]
         unexpected = [key for key in state_dict if key not in targets]
@@ -228,7 +235,11 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            try:
+                value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except ValueError as exc:  # a ragged list
+                problems.append(f'"{key}" is not an array ({exc})')
+                continue
             current = getattr(module, name)
             current = current.data if isinstance(current, Tensor) else current
             if value.shape != current.shape:
@@ -245,8 +256,8 @@ class Module:
                 arrays[key] = value
         if problems:
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: " + "; ".join(problems) + " (nothing "
-                "was loaded; strict=False skips missing and unexpected keys)"
+                f"{who}: " + "; ".join(problems) + " (nothing "
+                f"was loaded; strict=False skips missing and unexpected keys) ({user_location()})"
             )
         for key, value in arrays.items():
             module, name = targets[key]

@@ -9,7 +9,7 @@ import numpy as np
 
 from autograd_lite import Tensor, ops
 
-from ._checks import Array, array_of, as_input, input_error, positive_int
+from ._checks import Array, array_of, as_input, float_dtype, input_error, number, positive_int
 from .module import Module
 from .parameter import Parameter
 
@@ -36,7 +36,7 @@ def batch_norm(
 
 
 def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, who):
-    x = as_input(x)
+    x = as_input(x, who)
     if x.ndim not in (2, 3):
         raise input_error(f"{who}: expected a 2-D (N, C) or 3-D (N, C, L) input, got {x.shape}")
     known = weight if weight is not None else running_mean
@@ -94,12 +94,12 @@ class BatchNorm1d(Module):
     ) -> None:
         super().__init__()
         self.num_features = positive_int(num_features, "num_features", "BatchNorm1d")
-        if eps <= 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps}")
-        if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
+        number(eps, "eps", "BatchNorm1d", 0, low_open=True)
+        if momentum is not None:
+            number(momentum, "momentum (or None)", "BatchNorm1d", 0, 1)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
+        dtype = float_dtype(dtype, "BatchNorm1d")
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
         if track_running_stats:

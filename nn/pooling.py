@@ -36,7 +36,7 @@ def _pool_arguments(
     padding = int_tuple(padding, d, "padding", who, minimum=0)
     dilation = int_tuple(dilation, d, "dilation", who, minimum=1)
     if any(2 * p > k for p, k in zip(padding, kernel_size)):
-        raise ValueError(
+        raise input_error(
             f"{who}: padding {padding} must be at most half of kernel_size {kernel_size}"
         )
     return kernel_size, stride, padding, dilation
@@ -52,7 +52,7 @@ def _pool(
     who: object,
 ) -> Tensor:
     """Max or mean over every window: unfold, then reduce the kernel axes."""
-    x = as_input(x)
+    x = as_input(x, who)
     d = len(kernel_size)
     if x.ndim not in (d + 1, d + 2):
         raise input_error(

@@ -7,6 +7,8 @@ import zipfile
 
 import numpy as np
 
+from autograd_lite.errors import user_location
+
 from .module import IncompatibleKeys, Module
 
 PathLike = str | os.PathLike
@@ -27,12 +29,42 @@ def save(module: Module, path: PathLike) -> None:
 
 
 def load(module: Module, path: PathLike, strict: bool = True) -> IncompatibleKeys:
-    """Load a state saved by `save` (or any .npz of arrays) into `module`, in place.
+    """Load a state saved by `save` (or any .npz of numeric arrays) into `module`, in place.
 
     As `module.load_state_dict(state, strict)`: every key and shape is checked first, so on
     error the module is unchanged. Returns the (missing, unexpected) keys that strict=False
-    skipped.
+    skipped. A file that is not such an archive (another format, truncated or corrupted, or
+    holding Python objects, which only pickle could read) is refused with a ValueError; pickle
+    is never used.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        state = {key: archive[key] for key in archive.files}
-    return module.load_state_dict(state, strict=strict)
+    return module.load_state_dict(_read(path), strict=strict)
+
+
+def _read(path: PathLike) -> dict[str, np.ndarray]:
+    """Every array in the archive at `path`, by key; read as `save` writes, entry by entry."""
+    state = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                state[name.removesuffix(".npy")] = _read_entry(archive, name)
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise ValueError(
+            f"nn.load: {str(path)!r} is not a checkpoint that nn.save wrote ({exc}); "
+            f"nothing was loaded ({user_location()})"
+        ) from None
+    return state
+
+
+def _read_entry(archive: zipfile.ZipFile, name: str) -> np.ndarray:
+    if not name.endswith(".npy"):
+        raise ValueError(f"it holds {name!r}, which is not a .npy array")
+    with archive.open(name) as entry:
+        try:
+            return np.lib.format.read_array(entry, allow_pickle=False)
+        except ValueError as exc:
+            # numpy's message for an object array suggests unpickling it: never do that.
+            if "allow_pickle" in str(exc):
+                raise ValueError(
+                    f"{name!r} holds Python objects, which only pickle could read"
+                ) from None
+            raise ValueError(f"{name!r}: {exc}") from None

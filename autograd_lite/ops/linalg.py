@@ -3,6 +3,10 @@ fused affine map of a dense layer."""
 
 from __future__ import annotations
 
+from math import prod
+
+import numpy as np
+
 from ..engine import primitive
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
@@ -79,14 +83,26 @@ def linear(x, w, b):
 
     y = x @ w^T + b;  dx = g @ w,  dw = g^T @ x,  db = g
     """
+    if w.ndim != 2:  # w.T would reverse all of its axes, and x @ w.T mean something else
+        raise ValueError(f"the weight must be 2-D (out_features, in_features), got {w.shape}")
     y = x @ w.T
-    return y if b is None else y + b
+    if b is None:
+        return y
+    out = y + b
+    if out.shape != y.shape:  # a bias that broadcasts the output is not a bias of this layer
+        raise ValueError(
+            f"a bias of shape {np.shape(b)} changes the output's shape {y.shape} to {out.shape}; "
+            f"it must have shape ({w.shape[0]},)"
+        )
+    return out
 
 
 def _linear_vjp_w(g, out, x, w, b):
     # Every leading axis of x is a batch axis: flattened, the sum over the batch is part of
-    # one matrix product.
-    return reshape(g, shape=(-1, w.shape[0])).T @ reshape(x, shape=(-1, w.shape[1]))
+    # one matrix product. The batch size is given, not -1: numpy cannot infer it from an
+    # empty array.
+    n = prod(x.shape[:-1])
+    return reshape(g, shape=(n, w.shape[0])).T @ reshape(x, shape=(n, w.shape[1]))
 
 
 linear.defvjp(

@@ -5,9 +5,13 @@ A reduction's VJP first restores the reduced axes as size-1 axes (`_keep`), then
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import numpy as np
 
 from ..engine import primitive
+from ..errors import user_location
 from .elementwise import exp
 from .shape import broadcast_to, reshape
 
@@ -16,7 +20,8 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, tuple) else (axis,)
-    return tuple(a % ndim for a in axes)
+    # numpy lets axis=0 or -1 stand for "no axis" on a 0-d array (np.sum(x, axis=0) is x).
+    return tuple(a % ndim for a in axes) if ndim else ()
 
 
 def _keep(g, shape: tuple[int, ...], axis, keepdims: bool):
@@ -84,7 +89,10 @@ def logsumexp(x, *, axis=None, keepdims=False):
 
     y = log(sum(exp(x)));  dx = g*exp(x-y)
     """
-    shift = np.max(x, axis=axis, keepdims=True)
+    if x.dtype.kind in "biu":  # in exp's float dtype: x - max would wrap around for uint8
+        x = x.astype(np.result_type(x.dtype, np.float16))
+    # initial: the maximum of an empty axis is -inf, so its logsumexp is -inf, as in torch.
+    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: keep the answer -inf, not nan
     total = np.sum(np.exp(x - shift), axis=axis, keepdims=True)
     out = np.log(total) + shift
@@ -98,11 +106,17 @@ def _logsumexp_vjp(g, out, x, *, axis=None, keepdims=False):
 
 @primitive
 def log_softmax(x, *, axis=-1):
-    """Log of softmax, computed stably as x - logsumexp(x).
+    """Log of softmax, computed stably as (x - m) - log(sum(exp(x - m))), m = max(x).
 
     y = x - logsumexp(x);  dx = g - exp(y)*sum(g)
     """
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    if x.dtype.kind in "biu":  # in exp's float dtype: x - max would wrap around for uint8
+        x = x.astype(np.result_type(x.dtype, np.float16))
+    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # -inf over an empty axis
+    # Only an all -inf slice keeps a 0 shift (its answer is NaN either way); a slice holding
+    # +inf then gives NaN throughout, as torch's log_softmax does, not a misleading -inf.
+    shifted = x - np.where(shift == -np.inf, 0, shift)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 @log_softmax.defvjp
@@ -124,9 +138,15 @@ def mean(x, axis=None, keepdims=False):
 
 
 def var(x, axis=None, ddof=0, keepdims=False):
-    """Variance over `axis` with numpy's `ddof` (0: population variance, 1: sample variance)."""
+    """Variance over `axis` with numpy's `ddof` (0: population variance, 1: sample variance).
+
+    As numpy, no more values than ddof gives NaN or inf, never a negative variance.
+    """
+    if isinstance(ddof, bool) or not isinstance(ddof, Real) or not math.isfinite(ddof):
+        raise TypeError(f"var: ddof must be a finite number, got {ddof!r} ({user_location()})")
     centered = x - mean(x, axis=axis, keepdims=True)
-    return sum(centered * centered, axis=axis, keepdims=keepdims) / (_count(x.shape, axis) - ddof)
+    dof = _count(x.shape, axis) - ddof
+    return sum(centered * centered, axis=axis, keepdims=keepdims) / (dof if dof > 0 else 0)
 
 
 def softmax(x, axis=-1):

@@ -50,6 +50,9 @@ def broadcast_to(x, *, shape):
     """
     # A writable copy rather than np.broadcast_to's view: several times faster on the small
     # arrays that dominate backward passes, and safe to hand to code that writes in place.
+    # The copy would also drop leading size-1 axes, which broadcasting never does: refused.
+    if x.ndim > len(shape):
+        raise ValueError(f"cannot broadcast shape {x.shape} to {tuple(shape)}: it has more axes")
     out = np.empty(shape, dtype=x.dtype)
     out[...] = x
     return out
@@ -115,6 +118,11 @@ def scatter_add(x, *, shape, index):
     """
     out = np.zeros(shape, dtype=x.dtype)
     if _is_basic(index):
+        # Assignment would also drop leading size-1 axes of x, which indexing never adds.
+        if np.ndim(x) > out[index].ndim:
+            raise ValueError(
+                f"values of shape {np.shape(x)} do not fit index {index!r} of shape {shape}"
+            )
         out[index] = x
     else:
         np.add.at(out, index, x)
@@ -137,6 +145,9 @@ def concatenate(*xs, axis=0):
 
 @concatenate.defvjp
 def _concatenate_vjp(i, g, out, *xs, axis=0):
+    if axis is None:  # numpy's axis=None joins the flattened inputs
+        start = sum(x.size for x in xs[:i])
+        return reshape(getitem(g, index=slice(start, start + xs[i].size)), shape=xs[i].shape)
     axis %= g.ndim
     start = sum(x.shape[axis] for x in xs[:i])
     return getitem(g, index=(*(slice(None),) * axis, slice(start, start + xs[i].shape[axis])))
@@ -169,8 +180,12 @@ def _norm_axes(op: str, axis, ndim: int, x) -> tuple[int, ...]:
     """
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int | np.integer):
+            raise TypeError(
+                f"{op}: axis must be an int or a tuple of ints, got {axis!r} ({user_location()})"
+            )
         if not -ndim <= a < ndim:
-            raise IndexError(
+            raise np.exceptions.AxisError(
                 f"{op}: axis {a} is out of bounds for {ndim} dimensions; input shape "
                 f"{shape_of(x)} ({user_location()})"
             )
@@ -204,6 +219,11 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes start_dim..end_dim into one (torch's flatten; the default gives 1-D)."""
     if x.ndim == 0:
         return reshape(x, shape=(1,))
+    for axis in (start_dim, end_dim):
+        if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+            raise TypeError(
+                f"flatten: start_dim and end_dim must be ints, got {axis!r} ({user_location()})"
+            )
     start, end = (_norm_axes("flatten", axis, x.ndim, x)[0] for axis in (start_dim, end_dim))
     if start > end:
         raise ValueError(
@@ -216,6 +236,14 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def stack(xs, axis=0):
     """Join along a new axis."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"stack: axis must be an int, got {axis!r} ({user_location()})")
+    shapes = [np.shape(x) for x in xs]
+    if len(set(shapes)) > 1:
+        raise ValueError(
+            f"stack: all inputs must have the same shape, got {', '.join(map(str, shapes))} "
+            f"({user_location()})"
+        )
     return concatenate(*(expand_dims(x, axis) for x in xs), axis=axis)
 
 

@@ -14,6 +14,27 @@ import numpy as np
 from ..engine import primitive
 
 
+def _window_axes(ndim: int, kernel_size, stride, dilation, per_axis: int) -> int:
+    """d, the number of window axes, once the parameters are known to give one positive int
+    per axis and the input to have `per_axis` axes per window axis (unfold 1, fold 2): a
+    shorter tuple would be zipped away silently, and a stride of 0 divides by zero."""
+    d = len(kernel_size)
+    if not (
+        d >= 1
+        and len(stride) == len(dilation) == d
+        and per_axis * d <= ndim
+        and all(
+            isinstance(v, int | np.integer) and v >= 1 for v in (*kernel_size, *stride, *dilation)
+        )
+    ):
+        raise ValueError(
+            f"kernel_size {kernel_size!r}, stride {stride!r} and dilation {dilation!r} must "
+            f"each hold one positive int per window axis, for an input of {ndim} dimensions "
+            f"({per_axis} per window axis)"
+        )
+    return d
+
+
 def _output_size(spatial, kernel_size, stride, dilation) -> tuple[int, ...]:
     return tuple(
         (n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel_size, stride, dilation)
@@ -26,7 +47,7 @@ def unfold(x, *, kernel_size, stride, dilation):
 
     y[..., o, k] = x[..., o*stride + k*dilation];  dx = fold(g)
     """
-    d = len(kernel_size)
+    d = _window_axes(x.ndim, kernel_size, stride, dilation, 1)
     spatial = x.shape[-d:]
     out = _output_size(spatial, kernel_size, stride, dilation)
     if any(n <= 0 for n in out):
@@ -74,8 +95,16 @@ def fold(x, *, shape, kernel_size, stride, dilation, order=None):
 
     y = fold(x);  dx = unfold(g)
     """
-    d = len(kernel_size)
+    d = _window_axes(x.ndim, kernel_size, stride, dilation, 2)
     out_size = x.shape[-2 * d : -d]
+    expected = (*_output_size(shape[-d:], kernel_size, stride, dilation), *kernel_size)
+    if x.shape[-2 * d :] != expected or len(shape) != x.ndim - d:
+        raise ValueError(
+            f"windows of shape {x.shape} do not come from unfolding shape {tuple(shape)}: "
+            f"expected (..., {', '.join(map(str, expected))})"
+        )
+    if order is not None and sorted(order) != list(range(len(shape))):
+        raise ValueError(f"order {order!r} is not an order of the {len(shape)} axes of {shape}")
     # Windows no closer than their span never share an element, so each kernel position is
     # written, not added; if they also tile the input (pooling 26x26 by 2x2), every element is
     # written once and the zero fill can go: half the memory traffic of the general case.

@@ -195,7 +195,7 @@ def train(
                 p, loss_value = _step(model, optimizer, x, data.y)
             else:
                 p = predict(model, data.x)
-                loss_value = float(half_squared_error(p, data.y))
+                loss_value = float(half_squared_error(al.tensor(p), data.y))
                 for chunk in np.array_split(shuffle.permutation(n), math.ceil(n / batch)):
                     _step(model, optimizer, data.x[chunk], data.y[chunk])
             losses[epoch] = loss_value

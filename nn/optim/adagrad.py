@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -16,6 +17,13 @@ class Adagrad(Optimizer):
     s = s + g^2   (s starts at initial_accumulator_value)
     p = p - clr * g / (sqrt(s) + eps)
     """
+
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        **Optimizer.limits,
+        "lr_decay": (0, math.inf),
+        "initial_accumulator_value": (0, math.inf),
+        "eps": (0, math.inf),
+    }
 
     def __init__(
         self,
@@ -34,17 +42,6 @@ class Adagrad(Optimizer):
             eps=eps,
         )
         super().__init__(params, defaults)
-
-    def _check(self, group: dict[str, Any]) -> None:
-        super()._check(group)
-        if group["lr_decay"] < 0:
-            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        if group["initial_accumulator_value"] < 0:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
-            )
-        if group["eps"] < 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
 
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]

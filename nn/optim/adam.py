@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._checks import input_error, number
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -18,6 +19,8 @@ class Adam(Optimizer):
     v_max = max(v_max, v) (amsgrad: used in place of v below)
     p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
+
+    limits: ClassVar[dict[str, tuple[float, float]]] = {**Optimizer.limits, "eps": (0, math.inf)}
 
     decoupled_weight_decay = False
 
@@ -35,11 +38,13 @@ class Adam(Optimizer):
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
-        if group["eps"] < 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        for i, beta in enumerate(group["betas"]):
-            if not 0 <= beta < 1:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        who, betas = type(self).__name__, group["betas"]
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise input_error(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            number(
+                beta, f"betas[{i}]", who, 0, 1, high_open=True, label=f"beta parameter at index {i}"
+            )
 
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]

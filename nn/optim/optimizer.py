@@ -3,20 +3,34 @@ each parameter's `.data` in place with plain numpy, so nothing is recorded on th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from autograd_lite import Tensor, enable_grad
+from autograd_lite.dtypes import REAL
+
+from .._checks import input_error, number
 
 ParamsArg = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+# How torch's optimizers name a hyperparameter in "Invalid ...: value" (others: "<name> value").
+_TORCH_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
 
 
 class Optimizer:
     """`params` is an iterable of parameters, or of dicts {'params': [...], 'lr': ...} that
     override the defaults per group, as in torch. Subclasses define `_update`; every scalar
     they use is a Python float, so float32 parameters and their state stay float32."""
+
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        "lr": (0, math.inf),
+        "weight_decay": (0, math.inf),
+    }
+    """The interval [low, high] each numeric hyperparameter must lie in (subclasses extend it);
+    NaN and infinities are refused, since one would turn every parameter into NaN."""
 
     def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
@@ -44,27 +58,31 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list")
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{who}: can only optimize Tensors, got {type(p).__name__}")
+                raise input_error(
+                    f"{who}: can only optimize Tensors, got {type(p).__name__}", TypeError
+                )
             if p.data.dtype.kind != "f":
-                raise ValueError(f"{who}: can only optimize floating tensors, got {p.dtype}")
+                raise input_error(f"{who}: can only optimize floating tensors, got {p.dtype}")
             if not p.is_leaf:
-                raise ValueError(
+                raise input_error(
                     f"{who}: can't optimize a non-leaf Tensor (made by {p.op}); optimize the "
                     "leaves it was computed from"
                 )
         known = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) < len(params) or known & {id(p) for p in params}:
-            raise ValueError(f"{who}: some parameters appear more than once")
+            raise input_error(f"{who}: some parameters appear more than once")
         merged = {**self.defaults, **group, "params": params}
         self._check(merged)
         self.param_groups.append(merged)
 
     def _check(self, group: dict[str, Any]) -> None:
-        """Raise ValueError for an invalid hyperparameter in `group`."""
-        if group["lr"] < 0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        """Raise ValueError (TypeError for a non-number) for an invalid hyperparameter in
+        `group`, in torch's words: "Invalid learning rate: nan"."""
+        who = type(self).__name__
+        for name, (low, high) in self.limits.items():
+            if name in group:
+                label = _TORCH_LABELS.get(name, f"{name} value")
+                number(group[name], name, who, low, high, label=label)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset gradients: to None (default, as torch), or fill the arrays with zeros."""
@@ -82,17 +100,30 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
+        updates = []
+        for k, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
                 grad = p.grad
                 if grad is None:
                     continue
-                if isinstance(grad, Tensor):  # after backward(create_graph=True)
-                    grad = grad.data
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                self._update(p.data, grad, state, group)
+                if type(grad) is not np.ndarray:  # a Tensor after backward(create_graph=True)
+                    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+                # Checked before any update: numpy would broadcast a gradient of another shape
+                # into a wrong update, or fail halfway through the parameters.
+                if grad.shape != p.data.shape or grad.dtype.kind not in REAL:
+                    raise input_error(
+                        f"{type(self).__name__}.step: parameter {i} of group {k} has shape "
+                        f"{p.data.shape}, but its .grad has shape {grad.shape} and dtype "
+                        f"{grad.dtype}; nothing was updated"
+                    )
+                if grad.dtype != p.data.dtype:  # backward gives the parameter's; a user may not
+                    grad = grad.astype(p.data.dtype)
+                updates.append((p, grad, group))
+        for p, grad, group in updates:
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {}
+            self._update(p.data, grad, state, group)
         return loss
 
     def _update(
@@ -117,32 +148,42 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore hyperparameters and state saved by `state_dict()`; everything is checked
-        first (group sizes, array shapes), so on error the optimizer is unchanged."""
+        first (group sizes, hyperparameters, array shapes and dtypes), so on error the
+        optimizer is unchanged."""
         who = f"{type(self).__name__}.load_state_dict"
-        saved_groups = state_dict["param_groups"]
+        if not (isinstance(state_dict, Mapping) and {"state", "param_groups"} <= state_dict.keys()):
+            raise input_error(
+                f"{who}: expected what state_dict() returns, a dict with 'state' and "
+                f"'param_groups', got {type(state_dict).__name__}",
+                TypeError,
+            )
+        saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(
+            raise input_error(
                 f"{who}: the state has {len(saved_groups)} parameter groups, the optimizer "
                 f"{len(self.param_groups)}"
             )
         by_index = {}
         for k, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(group["params"]) != len(saved["params"]):
-                raise ValueError(
+                raise input_error(
                     f"{who}: group {k} has {len(saved['params'])} parameters in the state, "
                     f"{len(group['params'])} in the optimizer"
                 )
+            self._check({**group, **saved, "params": group["params"]})
             by_index.update(zip(saved["params"], group["params"]))
         new_state = {}
         for i, entry in state_dict["state"].items():
             if i not in by_index:
-                raise ValueError(f"{who}: the state names parameter {i}, which no group holds")
+                raise input_error(f"{who}: the state names parameter {i}, which no group holds")
             p = by_index[i]
             for name, value in entry.items():
-                if isinstance(value, np.ndarray) and value.shape != p.shape:
-                    raise ValueError(
-                        f"{who}: {name!r} of parameter {i} has shape {value.shape}, the "
-                        f"parameter {p.shape}"
+                if isinstance(value, np.ndarray) and (
+                    value.shape != p.shape or value.dtype.kind not in REAL
+                ):
+                    raise input_error(
+                        f"{who}: {name!r} of parameter {i} has shape {value.shape} and dtype "
+                        f"{value.dtype}, the parameter {p.shape} and {p.dtype}"
                     )
             new_state[p] = {
                 name: value.astype(p.dtype) if isinstance(value, np.ndarray) else value

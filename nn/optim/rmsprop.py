@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -17,6 +18,10 @@ class RMSprop(Optimizer):
     d = sqrt(s - a^2) + eps (centered), else sqrt(s) + eps
     b = momentum b + g / d;  p = p - lr * b   (momentum > 0),  else p = p - lr * g / d
     """
+
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        **Optimizer.limits, "eps": (0, math.inf), "momentum": (0, math.inf), "alpha": (0, 1),
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -37,15 +42,6 @@ class RMSprop(Optimizer):
             centered=centered,
         )
         super().__init__(params, defaults)
-
-    def _check(self, group: dict[str, Any]) -> None:
-        super()._check(group)
-        if group["eps"] < 0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if group["momentum"] < 0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if not 0 <= group["alpha"] <= 1:
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
 
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._checks import input_error
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -17,6 +19,12 @@ class SGD(Optimizer):
     g = g + momentum * b (nesterov), else g = b                          (if momentum)
     p = p - lr * g
     """
+
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        **Optimizer.limits,
+        "momentum": (0, math.inf),
+        "dampening": (-math.inf, math.inf),
+    }
 
     def __init__(
         self,
@@ -38,10 +46,8 @@ class SGD(Optimizer):
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise input_error("SGD: Nesterov momentum requires a momentum and zero dampening")
 
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
