@@ -13,6 +13,7 @@ import numpy as np
 
 from autograd_lite import Tensor, ops
 from autograd_lite.creation import generator
+from autograd_lite.replay import not_replayable
 
 from ._checks import Array, array_of, as_input, input_error
 from .conv import conv1d, conv2d
@@ -96,6 +97,7 @@ def dropout(
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return x
+    not_replayable("dropout in training mode draws a new random mask on every call")
     data = array_of(x)
     dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float64)
     mask = (generator(rng).random(data.shape) >= p).astype(dtype)

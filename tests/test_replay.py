@@ -320,6 +320,22 @@ def test_backward_inside_the_function_is_refused():
     assert "create_graph" in _refused(penalty)
 
 
+def test_dropout_in_training_is_refused():
+    model = nn.Sequential(nn.Linear(3, 3, rng=0), nn.Dropout(0.5, rng=0))
+    message = _refused(lambda x: model(x).sum(), np.ones((2, 3)))
+    assert "dropout in training mode" in message
+    model.eval()
+    step = al.compile(lambda x: model(x).sum())
+    for _ in range(3):
+        step(np.ones((2, 3)))
+
+
+def test_batchnorm_running_statistics_are_refused():
+    model = nn.Sequential(nn.Linear(3, 3, rng=0), nn.BatchNorm1d(3))
+    message = _refused(lambda x: model(x).sum(), np.ones((4, 3)))
+    assert "BatchNorm1d" in message and "running statistics" in message
+
+
 def test_hooks_and_retain_grad_are_refused():
     w = al.tensor([1.0, 2.0], requires_grad=True)
 
