@@ -338,6 +338,7 @@ class _Plan:
         # the name each object (by id) or rule goes by.
         self.values: dict[str, Any] = {"None": None}
         self.fixed = {"None"}
+        self.used: set[int] = set()  # the arguments an op takes
         self._names: dict[Any, str] = {}
         self.lines: list[str] = []
         self.args = args
@@ -349,7 +350,8 @@ class _Plan:
         self._forward([(k, *ops[k]) for k in sorted(_ancestors(loss._node, self.index))])
         self._backward(_seed(loss, None, False))
         self.source = self._write()
-        del self.values, self.fixed, self._names, self.lines, self.args, self.arrays, self.ops
+        del self.values, self.fixed, self.used, self._names, self.lines, self.args, self.arrays
+        del self.ops, self.inputs, self.params
 
     def _check_loss(self, loss: Any) -> np.ndarray:
         if not isinstance(loss, Tensor):
@@ -366,6 +368,7 @@ class _Plan:
     def _forward(self, ops: list[tuple[int, Tensor, list, str]]) -> None:
         self.ops = ops
         self.inputs: dict[int, list[str]] = {}  # the names of each op's inputs
+        self.params: dict[int, dict[str, str]] = {}  # and of its keyword parameters
         self.lines.append("# forward: the recorded ops")
         for k, out, arrays, where in ops:
             node = out._node
@@ -378,19 +381,22 @@ class _Plan:
                 self._input(x, array, f"input #{i} of {node.op.name} ({where})")
                 for i, (x, array) in enumerate(zip(node.inputs, arrays))
             ]
+            self.params[k] = {
+                key: self._param(v, f"parameter {key} of {node.op.name} ({where})")
+                for key, v in node.params.items()
+            }
             finish = "asarray({})" if out.data.ndim == 0 else "{}"  # the engine's 0-d arrays
             call = self._expression(
-                node.op.forward, node.op.name, self.inputs[k], node, out.data, finish
+                node.op.forward, node.op.name, self.inputs[k], self.params[k], out.data, finish
             )
             self.lines.append(f"v{k} = {call}  # {where}")
             self.values[f"v{k}"] = out.data
         # An array argument that no op takes reaches the step only through numpy or .data
         # (class labels in a loss): the program guards its values, so new ones are checked.
-        used = {name for names in self.inputs.values() for name in names}
         self.snapshots = [
             i
             for i, x in enumerate(self.args)
-            if isinstance(x, Tensor | np.ndarray) and f"a{i}" not in used
+            if isinstance(x, Tensor | np.ndarray) and i not in self.used
         ]
         for i in self.snapshots:
             self.namespace[f"s{i}"] = np.array(self.arrays[i])
@@ -404,29 +410,39 @@ class _Plan:
                     "a graph from outside the step; compute it inside the function, or detach it"
                 )
             return f"v{self.index[x]}"
-        for i, (arg, arg_array) in enumerate(zip(self.args, self.arrays)):
-            if isinstance(arg, Tensor | np.ndarray) and (x is arg or array is arg_array):
-                self.values[f"a{i}"] = arg_array
-                return f"a{i}"
+        argument = self._argument(x, array)
+        if argument is not None:
+            return argument
         if isinstance(x, Tensor):
             if id(x) not in self._names:
                 j = len(self.leaves)
-                self._names[id(x)], self.namespace[f"t{j}"], self.values[f"p{j}"] = (
-                    f"p{j}",
-                    x,
-                    array,
-                )
+                self._names[id(x)], self.namespace[f"t{j}"] = f"p{j}", x
+                self.values[f"p{j}"] = array
                 self.leaves.append((x, array.shape, array.dtype, x.requires_grad, where))
             return self._names[id(x)]
-        if isinstance(array, np.ndarray):
-            for i, arg_array in enumerate(self.arrays):
-                if isinstance(arg_array, np.ndarray) and np.may_share_memory(array, arg_array):
-                    raise NotReplayable(
-                        f"compile: {where} is computed with numpy from argument #{i} (it shares "
-                        "its memory), so a replay would reuse this call's values; compute it "
-                        "with ops"
-                    )
         return self._constant(x, where)
+
+    def _argument(self, x: Any, array: Any) -> str | None:
+        """aI if x is argument I or its array (rebound on every call), else None."""
+        for i, (arg, arg_array) in enumerate(zip(self.args, self.arrays)):
+            if isinstance(arg, Tensor | np.ndarray) and (x is arg or array is arg_array):
+                self.values[f"a{i}"] = arg_array
+                self.used.add(i)
+                return f"a{i}"
+        return None
+
+    def _param(self, value: Any, where: str) -> str:
+        """How a keyword parameter is written: an argument's array by its name (an index of
+        class labels, rebound on every call), a tuple that holds one item by item, else a
+        constant."""
+        argument = self._argument(value, value)
+        if argument is not None:
+            return argument
+        if type(value) is tuple and any(self._argument(v, v) for v in value):
+            text = "(" + "".join(f"{self._param(v, where)}, " for v in value) + ")"
+            self.values[text] = value
+            return text
+        return self._constant(value, where)
 
     def _constant(self, value: Any, where: str) -> str:
         """A literal, if its repr is exactly the value; else the name cJ, bound to it."""
@@ -435,6 +451,13 @@ class _Plan:
         elif id(value) in self._names:
             return self._names[id(value)]
         else:
+            for i, arg_array in enumerate(self.arrays):
+                if isinstance(value, np.ndarray) and np.may_share_memory(value, arg_array):
+                    raise NotReplayable(
+                        f"compile: {where} is computed with numpy from argument #{i} (it shares "
+                        "its memory), so a replay would reuse this call's values; compute it "
+                        "with ops"
+                    )
             name = self._names[id(value)] = f"c{len(self.constants)}"
             self.namespace[name] = value
             self.constants.append((name, where))
@@ -447,16 +470,14 @@ class _Plan:
         fn: Callable,
         name: str,
         names: list[str],
-        node: Node,
+        params: dict[str, str],
         result: Any,
         finish: str = "{}",
         key: Any = None,
     ) -> str:
-        """`fn(*names, **node.params)` as the program writes it (inside `finish`): fn's own
+        """`fn(*names, **params)` as the program writes it (inside `finish`): fn's own
         expression where `_inlined` can write it and it gives `result` on the traced arrays,
         else a call to fn."""
-        where = f"a parameter of {node.op.name}"
-        params = {k: self._constant(v, where) for k, v in node.params.items()}
         expression = _inlined(fn, names, params, self)
         if expression is not None:
             expression = finish.format(expression)
@@ -484,9 +505,9 @@ class _Plan:
     def _backward(self, seed: np.ndarray) -> None:
         """Run the engine's first-order backward on the traced arrays, writing its calls out.
 
-        A call whose values are all fixed (constants, the seed, a rule's result on them, or
-        arrays it only asks for their shape) gives the same array on every call: it is made
-        here, once, read-only, and the program names it kJ instead of computing it.
+        A call whose values and parameters are all fixed (constants, the seed, a rule's result
+        on them, or arrays it only asks for their shape) gives the same array on every call: it
+        is made here, once, read-only, and the program names it kJ instead of computing it.
         """
         self.namespace["ones"] = self.values["ones"] = seed
         self.fixed.add("ones")
@@ -513,13 +534,15 @@ class _Plan:
                 if gx is None:
                     continue
                 call = self._expression(
-                    rule, f"{prim.name}_vjp{i}", passed, node, gx, key=(prim, i)
+                    rule, f"{prim.name}_vjp{i}", passed, self.params[k], gx, key=(prim, i)
                 )
                 shape = self._shape(x)
                 if gx.shape != shape:
                     call = _summed(call, gx.shape, shape)
                     gx = _sum_back(gx, shape, node, i)
-                if all(passed[j] in self.fixed for j in read):
+                if all(passed[j] in self.fixed for j in read) and self.fixed.issuperset(
+                    self.params[k].values()
+                ):
                     call, gx = self._fold(gx)
                 self._add(target, gx, call)
         self._give(seed)

@@ -6,11 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from op_domains import DOMAINS
 
 import autograd_lite as al
 import nn
+from autograd_lite import REGISTRY
 from autograd_lite.replay import NotReplayable, RetraceWarning
 from demos.benchmark import Lab
 
@@ -146,6 +148,67 @@ def test_replayed_gradients_equal_eager_ones(sizes, batch, activation, seed):
         step(x, y)
         for p, g in zip(model.parameters(), expected):
             np.testing.assert_array_equal(p.grad, g)
+
+
+@pytest.mark.parametrize("name", sorted(DOMAINS))
+@settings(max_examples=8)
+@given(data=st.data())
+def test_every_primitive_replays_with_the_engines_gradients(name, data):
+    """Each op's forward and rules, written out or called, on the traced inputs and on new
+    ones of the same shapes (the fourth call), against eager backward."""
+    case = data.draw(DOMAINS[name].cases(np.float64), label="case")
+    op = REGISTRY[name]
+    out = op(*case.inputs, **case.params)
+    weights = np.random.default_rng(0).standard_normal(np.shape(out))
+    step = al.compile(lambda *inputs: (op(*inputs, **case.params) * weights).sum())
+    for scale in (1.0, 1.0, 1.0, 0.9):
+        inputs = [
+            al.Tensor(x * scale, requires_grad=True) if _is_float(x) else x for x in case.inputs
+        ]
+        eager = [al.Tensor(x.data, requires_grad=True) if _is_float(x) else x for x in inputs]
+        (op(*eager, **case.params) * weights).sum().backward()
+        step(*inputs)
+        for x, e in zip(inputs, eager):
+            if _is_float(x):
+                np.testing.assert_array_equal(x.grad, e.grad)
+
+
+def _is_float(x) -> bool:
+    return isinstance(x, al.Tensor | np.ndarray) and np.asarray(x).dtype.kind == "f"
+
+
+def test_labels_in_an_index_are_rebound_on_every_call():
+    model = nn.Linear(4, 3, rng=0)
+    rows = np.arange(8)
+    rng = np.random.default_rng(0)
+
+    def nll(x, y):
+        return -al.log_softmax(model(x), axis=1)[rows, y].mean()
+
+    step = al.compile(nll)
+    for _ in range(4):
+        x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+        model.zero_grad()
+        nll(x, y).backward()
+        expected = model.weight.grad
+        model.zero_grad()
+        step(x, y)
+        np.testing.assert_array_equal(model.weight.grad, expected)
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 1), (1, 4), (1, 1), ()])
+def test_gradients_are_summed_back_to_broadcast_shapes(shape):
+    w = al.Tensor(np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), requires_grad=True)
+    step = al.compile(lambda x: (al.tanh(x * w) + w).sum())
+    for k in range(3):
+        x = np.linspace(-1, 1, 12).reshape(3, 4) * (k + 1)
+        w.grad = None
+        (al.tanh(x * w) + w).sum().backward()
+        expected = w.grad
+        w.grad = None
+        step(x)
+        np.testing.assert_array_equal(w.grad, expected)
+        assert w.grad.shape == shape
 
 
 def test_gradients_accumulate_into_an_existing_grad():
