@@ -334,8 +334,9 @@ class _Plan:
         }  # fmt: skip
         self.constants: list[tuple[str, str]] = []  # (name, where it is used), to compare
         self.leaves: list[tuple[Tensor, tuple, np.dtype, bool, str]] = []  # and their state
-        # Planning only: every name's value on this call, the names fixed across calls, and
-        # the name each object (by id) or rule goes by.
+        # Planning only: every name's value on this call, the names whose values are the same
+        # on every call (literals, the seed, what is made from them; not arrays a user may
+        # change in place), and the name each object (by id) or rule goes by.
         self.values: dict[str, Any] = {"None": None}
         self.fixed = {"None"}
         self.used: set[int] = set()  # the arguments an op takes
@@ -462,7 +463,8 @@ class _Plan:
             self.namespace[name] = value
             self.constants.append((name, where))
         self.values[name] = value
-        self.fixed.add(name)
+        if not isinstance(value, np.ndarray):  # an array may change in place, as in eager
+            self.fixed.add(name)
         return name
 
     def _expression(
@@ -505,9 +507,9 @@ class _Plan:
     def _backward(self, seed: np.ndarray) -> None:
         """Run the engine's first-order backward on the traced arrays, writing its calls out.
 
-        A call whose values and parameters are all fixed (constants, the seed, a rule's result
-        on them, or arrays it only asks for their shape) gives the same array on every call: it
-        is made here, once, read-only, and the program names it kJ instead of computing it.
+        A call whose values and parameters are all fixed (literals, the seed, a rule's result on
+        them, or arrays it only asks for their shape) gives the same array on every call: it is
+        made here, once, read-only, and the program names it kJ instead of computing it.
         """
         self.namespace["ones"] = self.values["ones"] = seed
         self.fixed.add("ones")

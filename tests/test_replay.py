@@ -493,3 +493,14 @@ def test_a_tensor_made_inside_the_function_is_a_constant():
         w.grad = None
         step()
     np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+
+
+def test_a_constant_array_changed_in_place_is_seen_as_in_eager():
+    w = al.tensor([1.0, 2.0], requires_grad=True)
+    scale = np.array([1.0, 1.0])  # closed over: the program refers to it
+    step = al.compile(lambda: (w * scale).sum())
+    for k in range(4):
+        scale[:] = k
+        w.grad = None
+        step()
+        np.testing.assert_array_equal(w.grad, [k, k])
