@@ -816,9 +816,10 @@ def _inlined(fn: Callable, names: list[str], params: dict[str, str], plan: _Plan
         return None
     rename = _Rename(arguments, fn.__globals__, plan)
     try:
-        return ast.unparse(rename.visit(copy.deepcopy(expression)))
+        renamed = rename.visit(copy.deepcopy(expression))
     except _NotInlined:
         return None
+    return ast.unparse(_Fold(plan).visit(renamed))
 
 
 _SCOPES = (ast.Lambda, ast.comprehension, ast.NamedExpr)  # names inside them are not fn's
@@ -836,6 +837,9 @@ def _taken_return(
         statement = todo.pop(0)
         if isinstance(statement, ast.Return) and statement.value is not None:
             return statement.value
+        if isinstance(statement, ast.Try) and _rewords(statement):
+            todo[:0] = statement.body  # the guards keep its error (a shape) from happening
+            continue
         if not isinstance(statement, ast.If):
             return None
         taken = _decided(statement.test, arguments, plan, scope)
@@ -845,27 +849,45 @@ def _taken_return(
     return None
 
 
+def _rewords(statement: ast.Try) -> bool:
+    """True for a `try` whose handlers only raise (matmul's names the shapes): its body
+    computes what the function returns, or raises."""
+    return (
+        not statement.orelse
+        and not statement.finalbody
+        and all(
+            isinstance(handler.body[-1], ast.Raise)
+            and not any(isinstance(n, ast.Return) for n in ast.walk(handler))
+            for handler in statement.handlers
+        )
+    )
+
+
 def _decided(test: ast.expr, arguments: dict[str, str], plan: _Plan, scope: dict) -> bool | None:
     """The value of an `if` test, if it reads only fixed values and shapes (so it is the same on
     every call); None if it reads values that may change."""
-    shaped = {
-        id(n.value)
-        for n in ast.walk(test)
-        if isinstance(n, ast.Attribute) and n.attr in _SHAPE_ATTRIBUTES
-    }
-    for n in ast.walk(test):
-        if isinstance(n, _SCOPES) or (
-            isinstance(n, ast.Name)
-            and n.id in arguments
-            and arguments[n.id] not in plan.fixed
-            and id(n) not in shaped
-        ):
-            return None
+    if not _fixed(test, lambda name: name not in arguments or arguments[name] in plan.fixed):
+        return None
     local = {k: plan.values[v] for k, v in arguments.items()}
     try:
         return bool(eval(builtins.compile(ast.Expression(test), "<test>", "eval"), scope, local))
     except Exception:  # undecidable here: the call stays
         return None
+
+
+def _fixed(node: ast.expr, fixed: Callable[[str], bool]) -> bool:
+    """Whether an expression gives the same value on every call: each name it reads is
+    `fixed`, or is only asked for its shape (shapes are guarded)."""
+    shaped = {
+        id(n.value)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Attribute) and n.attr in _SHAPE_ATTRIBUTES
+    }
+    return not any(
+        isinstance(n, (*_SCOPES, ast.Starred))
+        or (isinstance(n, ast.Name) and id(n) not in shaped and not fixed(n.id))
+        for n in ast.walk(node)
+    )
 
 
 class _Rename(ast.NodeTransformer):
@@ -892,6 +914,39 @@ class _Rename(ast.NodeTransformer):
         if taken is None:
             return self.generic_visit(node)
         return self.visit(node.body if taken else node.orelse)
+
+
+class _Fold(ast.NodeTransformer):
+    """Each largest part of an expression whose value is the same on every call (it reads only
+    fixed names, globals and shapes) computed here, once: `k1 * 2 * v9` becomes `k2 * v9`,
+    `p0.shape[0]` becomes `256`."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+
+    def visit(self, node: ast.AST) -> Any:
+        plan = self.plan
+        if not (
+            isinstance(node, ast.expr)
+            and not isinstance(node, ast.Name)
+            and _fixed(node, lambda name: name in plan.fixed or name not in plan.values)
+            and any(  # folding saves work: the part reads a value of the program, or a shape
+                (isinstance(n, ast.Name) and n.id in plan.values)
+                or (isinstance(n, ast.Attribute) and n.attr in _SHAPE_ATTRIBUTES)
+                for n in ast.walk(node)
+            )
+        ):
+            return self.generic_visit(node)
+        expression = ast.fix_missing_locations(ast.Expression(node))
+        try:
+            value = eval(
+                builtins.compile(expression, "<fold>", "eval"), plan.namespace, plan.values
+            )
+        except Exception:  # left to the program, which then raises the same
+            return self.generic_visit(node)
+        if _is_literal(value) or (type(value) is tuple and all(map(_is_literal, value))):
+            return ast.parse(repr(value), mode="eval").body
+        return ast.Name(plan._fold(value)[0], ast.Load())
 
 
 class _NotInlined(Exception):
