@@ -28,9 +28,10 @@ How a step becomes a replay
   back to a broadcast input's shape, `+` where two gradients meet, and whether a leaf may keep
   the array as its `.grad` (the engine's rule: fresh, contiguous, writable, not given to
   another leaf) or gets a copy. That run's gradients are the call's. A forward or rule that
-  is one expression (a lambda, or `if`s on shapes and fixed values around `return`s) is
-  written out rather than called, if it gives the same array on the traced values; a line
-  whose inputs never change (the loss's seed and what follows from it) is computed once.
+  is one expression (a lambda, or `if`s on shapes and fixed values around `return`s, or a
+  `try` whose handlers only raise) is written out rather than called, if it gives the same
+  array on the traced values; a line or part of one whose inputs never change (the loss's
+  seed and what follows from it, shapes) is computed once.
 - Check: the next call with the same argument signature traces again and must write the same
   program, with equal constants. A difference means the step depends on values a replay
   would freeze, and it is refused (below). From then on, calls run the program.
@@ -347,7 +348,7 @@ class _Plan:
         loss, ops = _trace(fn, args)
         self.loss = self._check_loss(loss)
         self.index = {out._node: k for k, (out, _, _) in enumerate(ops)}
-        self.root = self.index[loss._node]
+        self.root = self._check_root(loss)
         self._forward([(k, *ops[k]) for k in sorted(_ancestors(loss._node, self.index))])
         self._backward(_seed(loss, None, False))
         self.source = self._write()
@@ -364,6 +365,14 @@ class _Plan:
         if loss._node is None:
             raise NotReplayable(f"compile: {self.fn_name} returned a leaf; there is no step")
         return loss.data
+
+    def _check_root(self, loss: Tensor) -> int:
+        if loss._node not in self.index:
+            raise NotReplayable(
+                f"compile: {self.fn_name} returned a tensor made before the call, by "
+                f"{loss.op}; compute the loss inside the function"
+            )
+        return self.index[loss._node]
 
     # -- forward: a line per recorded op the loss depends on
     def _forward(self, ops: list[tuple[int, Tensor, list, str]]) -> None:

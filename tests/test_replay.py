@@ -486,6 +486,13 @@ def test_a_loss_that_is_no_loss_is_refused(returned, match):
         al.compile(lambda: returned(w))()
 
 
+def test_a_loss_made_before_the_call_is_refused():
+    w = al.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    with pytest.raises(NotReplayable, match="made before the call, by sum"):
+        al.compile(lambda: loss)()
+
+
 def test_a_tensor_made_inside_the_function_is_a_constant():
     w = al.tensor([1.0, 2.0], requires_grad=True)
     step = al.compile(lambda: (w * al.tensor([3.0, 4.0])).sum())
