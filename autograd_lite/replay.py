@@ -734,14 +734,20 @@ _LOCAL = re.compile(r"(args|(dx|dt|[xatpvgcks])\d+)")  # the program's own names
 _SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
 
 
-def _reads(rule: Callable, n: int) -> tuple[set[int], set[int]]:
+def _reads(rule: Callable, n: int) -> tuple[frozenset[int], frozenset[int]]:
     """Of a rule's first n positional parameters (g, out, *inputs): those it loads at all, and
     those whose values it reads. One it only asks for its shape, ndim, dtype or size is loaded
     but not read (shapes are guarded). Found in the bytecode, as `engine._positions_read`
     finds what a node keeps; what this cannot see into reads everything."""
     code = getattr(rule, "__code__", None)
     if code is None or code.co_flags & inspect.CO_VARARGS:
-        return set(range(n)), set(range(n))
+        return frozenset(range(n)), frozenset(range(n))
+    return _reads_in(code, n)
+
+
+@functools.cache
+def _reads_in(code: Any, n: int) -> tuple[frozenset[int], frozenset[int]]:
+    """`_reads` for a code object, scanned once."""
     loaded, read = set(code.co_cellvars), set(code.co_cellvars)
     instructions = list(dis.get_instructions(code))
     for instruction, after in zip(instructions, [*instructions[1:], None]):
@@ -758,8 +764,8 @@ def _reads(rule: Callable, n: int) -> tuple[set[int], set[int]]:
                 read.update(names)
     parameters = code.co_varnames[:n]
     return (
-        {i for i, name in enumerate(parameters) if name in loaded},
-        {i for i, name in enumerate(parameters) if name in read},
+        frozenset(i for i, name in enumerate(parameters) if name in loaded),
+        frozenset(i for i, name in enumerate(parameters) if name in read),
     )
 
 
@@ -823,12 +829,11 @@ def _inlined(fn: Callable, names: list[str], params: dict[str, str], plan: _Plan
         expression = _taken_return(definition.body, arguments, plan, fn.__globals__)
     if expression is None or any(isinstance(n, _SCOPES) for n in ast.walk(expression)):
         return None
-    rename = _Rename(arguments, fn.__globals__, plan)
     try:
-        renamed = rename.visit(copy.deepcopy(expression))
+        renamed = _Rename(arguments, fn.__globals__, plan).visit(expression)
     except _NotInlined:
         return None
-    return ast.unparse(_Fold(plan).visit(renamed))
+    return ast.unparse(_Fold(plan).fold(renamed))
 
 
 _SCOPES = (ast.Lambda, ast.comprehension, ast.NamedExpr)  # names inside them are not fn's
@@ -900,10 +905,21 @@ def _fixed(node: ast.expr, fixed: Callable[[str], bool]) -> bool:
 
 
 class _Rename(ast.NodeTransformer):
-    """An expression of fn's parameters and globals, rewritten in the program's names."""
+    """An expression of fn's parameters and globals, rewritten in the program's names; fn's
+    own tree stays as parsed (each node visited is copied, not changed)."""
 
     def __init__(self, arguments: dict[str, str], scope: dict, plan: _Plan) -> None:
         self.arguments, self.scope, self.plan = arguments, scope, plan
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        new = copy.copy(node)
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                value = [self.visit(v) if isinstance(v, ast.AST) else v for v in value]
+            elif isinstance(value, ast.AST):
+                value = self.visit(value)
+            setattr(new, field, value)
+        return new
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.arguments:
@@ -925,7 +941,7 @@ class _Rename(ast.NodeTransformer):
         return self.visit(node.body if taken else node.orelse)
 
 
-class _Fold(ast.NodeTransformer):
+class _Fold:
     """Each largest part of an expression whose value is the same on every call (it reads only
     fixed names, globals and shapes) computed here, once: `k1 * 2 * v9` becomes `k2 * v9`,
     `p0.shape[0]` becomes `256`."""
@@ -933,26 +949,59 @@ class _Fold(ast.NodeTransformer):
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
 
-    def visit(self, node: ast.AST) -> Any:
+    def fold(self, node: ast.expr) -> ast.expr:
+        node, fixed, reads = self._visit(node)
+        return self._folded(node) if fixed and reads else node
+
+    def _visit(self, node: ast.AST) -> tuple[ast.AST, bool, bool]:
+        """node with its largest fixed parts folded; whether it is fixed itself, and whether it
+        reads a program value or a shape (what makes folding it worth a constant)."""
         plan = self.plan
-        if not (
-            isinstance(node, ast.expr)
-            and not isinstance(node, ast.Name)
-            and _fixed(node, lambda name: name in plan.fixed or name not in plan.values)
-            and any(  # folding saves work: the part reads a value of the program, or a shape
-                (isinstance(n, ast.Name) and n.id in plan.values)
-                or (isinstance(n, ast.Attribute) and n.attr in _SHAPE_ATTRIBUTES)
-                for n in ast.walk(node)
-            )
-        ):
-            return self.generic_visit(node)
+        if isinstance(node, ast.Name):
+            return node, node.id in plan.fixed or node.id not in plan.values, node.id in plan.values
+        if isinstance(node, ast.Attribute) and node.attr in _SHAPE_ATTRIBUTES:
+            return node, True, True  # shapes are guarded
+        if isinstance(node, ast.expr_context | ast.operator | ast.unaryop | ast.cmpop):
+            return node, True, False
+        if not isinstance(node, ast.expr | ast.keyword) or isinstance(node, ast.Starred):
+            return node, False, False
+        parts = [(field, value) for field, value in ast.iter_fields(node)]
+        visited = {}
+        fixed, reads = True, False
+        for field, value in parts:
+            items = value if isinstance(value, list) else [value]
+            results = [
+                self._visit(v) if isinstance(v, ast.AST) else (v, True, False) for v in items
+            ]
+            fixed = fixed and all(f for _, f, _ in results)
+            reads = reads or any(r for _, _, r in results)
+            visited[field] = (value, results)
+        new = copy.copy(node)
+        for field, (value, results) in visited.items():
+            if not fixed:  # this part changes: fold its fixed parts that compute
+                results = [
+                    (self._folded(v), True, False)
+                    if f and r and not isinstance(v, ast.Name)
+                    else (v, f, r)
+                    for v, f, r in results
+                ]
+            items = [v for v, _, _ in results]
+            setattr(new, field, items if isinstance(value, list) else items[0])
+        return new, fixed, reads
+
+    def _folded(self, node: ast.AST) -> ast.AST:
+        """The value of a fixed part, as a literal or a constant kJ; the part itself if it
+        cannot be computed here (the program then raises what it raises)."""
+        if isinstance(node, ast.keyword):
+            return ast.keyword(node.arg, self._folded(node.value))
+        plan = self.plan
         expression = ast.fix_missing_locations(ast.Expression(node))
         try:
             value = eval(
                 builtins.compile(expression, "<fold>", "eval"), plan.namespace, plan.values
             )
-        except Exception:  # left to the program, which then raises the same
-            return self.generic_visit(node)
+        except Exception:
+            return node
         if _is_literal(value) or (type(value) is tuple and all(map(_is_literal, value))):
             return ast.parse(repr(value), mode="eval").body
         return ast.Name(plan._fold(value)[0], ast.Load())

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from op_domains import DOMAINS
 
@@ -151,17 +151,16 @@ def test_replayed_gradients_equal_eager_ones(sizes, batch, activation, seed):
 
 
 @pytest.mark.parametrize("name", sorted(DOMAINS))
-@settings(max_examples=8)
 @given(data=st.data())
 def test_every_primitive_replays_with_the_engines_gradients(name, data):
-    """Each op's forward and rules, written out or called, on the traced inputs and on new
-    ones of the same shapes (the fourth call), against eager backward."""
+    """Each op's forward and rules, written out or called, against eager backward: traced,
+    checked, then replayed on new inputs of the same shapes."""
     case = data.draw(DOMAINS[name].cases(np.float64), label="case")
     op = REGISTRY[name]
     out = op(*case.inputs, **case.params)
     weights = np.random.default_rng(0).standard_normal(np.shape(out))
     step = al.compile(lambda *inputs: (op(*inputs, **case.params) * weights).sum())
-    for scale in (1.0, 1.0, 1.0, 0.9):
+    for scale in (1.0, 1.0, 0.9):
         inputs = [
             al.Tensor(x * scale, requires_grad=True) if _is_float(x) else x for x in case.inputs
         ]
