@@ -20,8 +20,9 @@ backward would call, in the same order on the same arrays, so the numbers are th
 How a step becomes a replay
 - Trace: a call runs the function eagerly and records its ops (an observer on the tape, as
   `Tape` is). Arguments that are Tensors or arrays are placeholders, rebound on every call;
-  the other leaf tensors (the parameters) are read afresh (`.data`) on every call; anything
-  else an op takes is a constant of the trace.
+  the other leaf tensors (the parameters) are read afresh (`.data`) on every call; an op's
+  output taken by another op as `h.detach()` or `h.data` is that output, without a gradient;
+  anything else an op takes is a constant of the trace.
 - Plan: the backward then runs once on the traced arrays, as `backward()` runs it: latest op
   first, each rule called only for the inputs that need a gradient. What each rule returns
   decides the line written for it: none for None, a `sum_to` where a gradient must be summed
@@ -348,12 +349,13 @@ class _Plan:
         loss, ops = _trace(fn, args)
         self.loss = self._check_loss(loss)
         self.index = {out._node: k for k, (out, _, _) in enumerate(ops)}
+        self.made = {id(out.data): k for k, (out, _, _) in enumerate(ops)}  # by their arrays
         self.root = self._check_root(loss)
-        self._forward([(k, *ops[k]) for k in sorted(_ancestors(loss._node, self.index))])
+        self._forward([(k, *ops[k]) for k in sorted(_ancestors(ops, self.root, self.made))])
         self._backward(_seed(loss, None, False))
         self.source = self._write()
         del self.values, self.fixed, self.used, self._names, self.lines, self.args, self.arrays
-        del self.ops, self.inputs, self.params
+        del self.ops, self.inputs, self.params, self.made
 
     def _check_loss(self, loss: Any) -> np.ndarray:
         if not isinstance(loss, Tensor):
@@ -423,6 +425,8 @@ class _Plan:
         argument = self._argument(x, array)
         if argument is not None:
             return argument
+        if id(array) in self.made and not (isinstance(x, Tensor) and x.requires_grad):
+            return f"v{self.made[id(array)]}"  # x.detach() or x.data: the op's output, no grad
         if isinstance(x, Tensor):
             if id(x) not in self._names:
                 j = len(self.leaves)
@@ -789,15 +793,19 @@ def _is_literal(value: Any) -> bool:
     return type(value) is float and math.isfinite(value)
 
 
-def _ancestors(root: Node, index: dict[Node, int]) -> set[int]:
-    """Tape positions of the traced ops the root depends on (iterative: depth is unbounded)."""
-    seen = {index[root]}
-    stack = [root]
+def _ancestors(ops: list[tuple[Tensor, list, str]], root: int, made: dict[int, int]) -> set[int]:
+    """Tape positions of the traced ops the root depends on: through the nodes of its inputs,
+    and through arrays that ops made and another op took as a detached tensor or `.data`
+    (iterative: depth is unbounded)."""
+    index = {out._node: k for k, (out, _, _) in enumerate(ops)}
+    seen, stack = {root}, [root]
     while stack:
-        for x in stack.pop().inputs:
-            if type(x) is Node and x in index and index[x] not in seen:
-                seen.add(index[x])
-                stack.append(x)
+        out, arrays, _ = ops[stack.pop()]
+        for x, array in zip(out._node.inputs, arrays):
+            k = index.get(x) if type(x) is Node else made.get(id(array))
+            if k is not None and k not in seen:
+                seen.add(k)
+                stack.append(k)
     return seen
 
 

@@ -510,3 +510,23 @@ def test_a_constant_array_changed_in_place_is_seen_as_in_eager():
         w.grad = None
         step()
         np.testing.assert_array_equal(w.grad, [k, k])
+
+
+def test_a_detached_tensor_is_the_ops_output_without_a_gradient():
+    model = nn.Linear(3, 2, rng=0)
+    rng = np.random.default_rng(0)
+
+    def loss_fn(x):
+        h = model(x)
+        target = (h * 2).detach()  # a stop-gradient: a value of this call, not a constant
+        return ((h - target) ** 2).sum() + (h * h.data).sum()
+
+    step = al.compile(loss_fn)
+    for _ in range(4):
+        x = rng.standard_normal((4, 3))
+        model.zero_grad()
+        loss_fn(x).backward()
+        expected = model.weight.grad
+        model.zero_grad()
+        step(x)
+        np.testing.assert_array_equal(model.weight.grad, expected)
