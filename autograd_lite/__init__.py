@@ -73,16 +73,17 @@ from .ops import (
     var,
     where,
 )
+from .replay import compile
 
 __version__ = "0.1.0"
 
 __all__ = [
     "REGISTRY", "GradcheckError", "Tape", "Tensor", "abs", "arange", "broadcast_to", "clip",
-    "concatenate", "cos", "detect_anomaly", "enable_grad", "exp", "expand_dims", "flatten", "full",
-    "full_like", "grad", "gradcheck", "gradgradcheck", "gradients", "hessian", "is_grad_enabled",
-    "jacobian", "jvp", "leaky_relu", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "no_grad", "ones", "ones_like", "pad", "primitive",
-    "rand", "rand_like", "randn", "randn_like", "relu", "reshape", "sigmoid", "sin", "softmax",
-    "softplus", "sqrt", "squeeze", "stack", "sum", "tanh", "tensor", "transpose", "unfold",
-    "value_and_grad", "var", "vjp", "where", "zeros", "zeros_like"
+    "compile", "concatenate", "cos", "detect_anomaly", "enable_grad", "exp", "expand_dims",
+    "flatten", "full", "full_like", "grad", "gradcheck", "gradgradcheck", "gradients", "hessian",
+    "is_grad_enabled", "jacobian", "jvp", "leaky_relu", "log", "log_softmax", "logsumexp",
+    "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad", "ones",
+    "ones_like", "pad", "primitive", "rand", "rand_like", "randn", "randn_like", "relu", "reshape",
+    "sigmoid", "sin", "softmax", "softplus", "sqrt", "squeeze", "stack", "sum", "tanh", "tensor",
+    "transpose", "unfold", "value_and_grad", "var", "vjp", "where", "zeros", "zeros_like"
 ]  # fmt: skip

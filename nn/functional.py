@@ -13,6 +13,7 @@ import numpy as np
 
 from autograd_lite import Tensor, ops
 from autograd_lite.creation import generator
+from autograd_lite.replay import not_replayable
 
 from ._checks import Array, array_of, as_input, input_error, number
 from .conv import conv1d, conv2d
@@ -95,6 +96,7 @@ def dropout(
     number(p, "p", "dropout", 0, 1)
     if not training or p == 0:
         return x
+    not_replayable("dropout in training mode draws a new random mask on every call")
     data = array_of(x)
     dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float64)
     mask = (generator(rng).random(data.shape) >= p).astype(dtype)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite import Tensor, ops
+from autograd_lite.replay import not_replayable
 
 from ._checks import Array, array_of, as_input, float_dtype, input_error, number, positive_int
 from .module import Module
@@ -59,6 +60,7 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 
         centered = x - mean
         var = ops.mean(centered * centered, axis=axes, keepdims=True)
         if training and running_mean is not None:
+            not_replayable(f"{who} updates its running statistics in training mode")
             running_mean *= 1 - momentum
             running_mean += momentum * array_of(mean).reshape(channels)
             running_var *= 1 - momentum

@@ -187,6 +187,7 @@ COMPOSITE_NAMES = ["broadcast_to", "clip", "concatenate", "expand_dims", "flatte
 
 def test_every_public_function_is_swept():
     covered = set(REGISTRY) | set(CREATION) | set(TRANSFORMS) | set(COMPOSITE_NAMES)
+    covered.add("compile")  # swept by test_a_compiled_step_gives_the_eager_step_or_its_error
     assert not set(public_ops()) - covered, "add the new public function to the sweep"
 
 
@@ -1163,6 +1164,38 @@ def test_transform_computes_the_derivative_or_says_what_is_wrong(name, data):
                                rtol=rtol, atol=rtol)  # fmt: skip
     if name in ("grad", "value_and_grad", "vjp"):
         assert np.asarray(got).dtype == dtype
+
+
+def _eager_step(x: Any) -> tuple:
+    loss = _f(x)
+    loss.backward()
+    return loss.data, _grad_of(x)
+
+
+def _grad_of(x: Any) -> np.ndarray | None:
+    return np.array(x.grad) if isinstance(x, Tensor) and x.grad is not None else None
+
+
+@given(data=st.data())
+def test_a_compiled_step_gives_the_eager_step_or_its_error(data):
+    x = data.draw(transform_arguments(), label="x")
+    expected, eager_error = outcome(lambda: _eager_step(x))
+    step = al.compile(_f)
+    for _ in range(3):  # a trace, a second trace checking the first, then a replay
+        if isinstance(x, Tensor):
+            x.grad = None
+        got, exc = outcome(lambda: (step(x).data, _grad_of(x)))
+        if eager_error is None:
+            assert exc is None, f"{type(exc).__name__}: {exc}"
+            assert_same_array(got[0], expected[0], "loss")
+            assert (got[1] is None) == (expected[1] is None)
+            if got[1] is not None:
+                assert_same_array(got[1], expected[1], "gradient")
+        elif str(exc).startswith("compile:"):  # a list, or no Tensor from _f: there is no step
+            assert_clear_error(exc, "compile", ["must return the loss, a Tensor", "argument #0"])
+        else:  # the trace runs the step eagerly: the same error, from the same op
+            assert type(exc) is type(eager_error)
+            assert str(exc).rpartition(" (")[0] == str(eager_error).rpartition(" (")[0]
 
 
 # ---------------------------------------------------------------- checkpoints
