@@ -294,7 +294,7 @@ def _op_source(n: int, prim: Primitive) -> str:
     lines += [
         "        node = _new(Node)",
         "        node.op = prim",
-        f"        node.inputs = ({', '.join(f'e{i}' for i in each)}{',' if n == 1 else ''})",
+        *_store_inputs(n, prim),
         f"        node.params = {stored}",
         "        node.out = data if prim.keeps_out else None",
         "        node.seq = next(_tape)",
@@ -327,13 +327,17 @@ def _backward_source(n: int, prim: Primitive) -> str:
     reads are looked up (`v{i}`; the others are passed as they are, unread).
     """
     each = range(n)
-    xs = "".join(f"x{i}, " for i in each)
+    xs = ", ".join(f"x{i}" for i in each)
     vs = ", ".join(f"v{i}" for i in each)
+    if _in_slots(prim):
+        unpack = f"{xs} = {', '.join(f'node.x{i}' for i in each)}"
+    else:
+        unpack = f"{xs}, = node.x0"
     lines = [
         "def make(prim, rules):",
         f"    {''.join(f'r{i}, ' for i in each)}= rules",
         "    def backward(node, g, grads, frontier, wanted, watchers, create_graph):",
-        f"        {xs}= node.inputs",
+        f"        {unpack}",
         "        if create_graph:  # the rules get Tensors, so what they compute is recorded",
         "            out = _tensor_of(node)",
         *(f"            v{i} = _tensor_of(x{i})" for i in each),
@@ -377,6 +381,23 @@ def _backward_source(n: int, prim: Primitive) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SLOTS = 3  # a node keeps up to this many inputs in slots of its own (x0, x1, x2)
+
+
+def _in_slots(prim: Primitive) -> bool:
+    """Whether a node of `prim` keeps its inputs in its slots, else their tuple in x0."""
+    return prim.n_inputs is not None and prim.n_inputs <= _SLOTS
+
+
+def _store_inputs(n: int, prim: Primitive) -> list[str]:
+    """The op's lines that store its n input entries `e{i}` in the node (see `Node`)."""
+    entries = [f"e{i}" for i in range(n)]
+    if not _in_slots(prim):
+        return [f"        node.x0 = ({', '.join(entries)},)", "        node.x1 = node.x2 = None"]
+    entries += ["None"] * (_SLOTS - n)
+    return [f"        node.x{i} = {e}" for i, e in enumerate(entries)]
+
+
 def _entry(t: Tensor) -> Node | Tensor:
     """What the graph holds for a tensor: the node that made it, or the leaf itself."""
     return t if t._node is None else t._node
@@ -392,11 +413,23 @@ class Node:
     carry: a name, hooks, a tensor that retains its grad, what a `viz.watch()` recorded.
 
     backward() releases only the arrays: op, inputs and params stay, so the graph can still be
-    drawn and explained after it (as PyTorch keeps its graph and frees the saved tensors). Six
-    slots keep a node at 80 bytes: the deep chain's graph has 300,000 of them.
+    drawn and explained after it (as PyTorch keeps its graph and frees the saved tensors).
+
+    The inputs of an op of up to three are kept in slots, x0, x1 and x2 (None past its
+    inputs), not in a tuple: eight slots are 96 bytes, six slots and a tuple of two 144, and
+    the tuple is one more object for the cycle collector to scan (the deep chain's graph has
+    300,000 nodes). A variadic op's, or more than three, are a tuple in x0.
     """
 
-    __slots__ = ("op", "inputs", "params", "out", "seq", "extras")
+    __slots__ = ("op", "x0", "x1", "x2", "params", "out", "seq", "extras")
+
+    @property
+    def inputs(self) -> tuple:
+        """The entries of the op's inputs, in order."""
+        n = self.op.n_inputs
+        if n is None or n > _SLOTS:
+            return self.x0
+        return (self.x0, self.x1, self.x2)[:n]
 
     def __repr__(self) -> str:
         return f"<node #{self.seq} {self.op.name}>"
