@@ -32,6 +32,7 @@ _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
 _observers: list[Observer] = []  # active Tape, detect_anomaly, viz.watch; empty on the fast path
 _tape = itertools.count()  # next(_tape): the tape position; execution order is topological
 _NO_PARAMS: dict = {}  # shared by every node whose op takes no keyword parameters
+_ndarray = np.ndarray  # one global lookup on hot paths instead of a global and an attribute
 
 
 class Primitive:
@@ -274,7 +275,7 @@ def _op_source(n: int, prim: Primitive) -> str:
         f"            data = {traced}",
         "        except (ValueError, TypeError, IndexError, ArithmeticError) as exc:",
         f"            raise op_error(prim.name, ({xs}{',' if n == 1 else ''}), exc) from None",
-        "        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results",
+        "        if type(data) is not _ndarray:  # numpy returns scalars for 0-d results",
         "            data = np.asarray(data)",
         "        if not (_grad_enabled and ("
         + " or ".join(f"(t{i} and x{i}.requires_grad)" for i in each)
@@ -704,6 +705,7 @@ def _backprop(
         for t, g in grads.items():
             if t._hooks:
                 g = _run_hooks(t._hooks, g)
+                handed.add(id(g))  # a hook may keep what it returns: the leaf gets a copy
             for watcher in watchers:
                 watcher.on_gradient(t, g)
             if targets is None:
@@ -760,15 +762,19 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
             f"backward: tensor {_describe(root)} does not require grad and was not made by an op "
             "on one that does; set requires_grad=True on the inputs you want gradients for"
         )
+    data = root.data
     if grad is None:
-        if root.data.size != 1:
+        if data.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implied only for a one-element output, but this output "
                 f"has shape {root.shape}; reduce it first (e.g. loss.mean()) or pass "
                 f"grad= of shape {root.shape}"
             )
-        grad = _ones(root.data.shape, root.data.dtype)
-    elif isinstance(grad, Tensor):
+        grad = _ONES.get(data.dtype) if data.ndim == 0 else None  # the common loss.backward()
+        if grad is None:
+            grad = _ones(data.shape, data.dtype)
+        return _make(grad) if create_graph else grad
+    if isinstance(grad, Tensor):
         grad = grad if create_graph else grad.data
     else:
         grad = np.asarray(grad, dtype=root.data.dtype)
@@ -785,6 +791,10 @@ def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     ones = np.ones(shape, dtype)
     ones.flags.writeable = False
     return ones
+
+
+# The seeds of 0-d losses by dtype, looked up without building a cache key.
+_ONES = {np.dtype(t): _ones((), np.dtype(t)) for t in (np.float64, np.float32, np.float16)}
 
 
 def _on_path_to(roots: list[Node | Tensor], targets: set[Node | Tensor]) -> set[Node | Tensor]:
@@ -829,16 +839,15 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
             _refuse_complex(t, g)
         t.grad = t.grad + np.asarray(g, dtype=dtype)  # a fresh sum
     elif (
-        type(g) is np.ndarray
+        type(g) is _ndarray
         and g.base is None  # owns its memory: not a view of another array
-        and g.dtype == dtype
-        and id(g) not in handed
-        and not t._hooks
+        and (key := id(g)) not in handed
+        and (g.dtype is dtype or g.dtype == dtype)  # the same dtype object, as a rule
         and (flags := g.flags).c_contiguous  # one flags object: each .flags builds one
         and flags.writeable
     ):
         t.grad = g  # fresh from a VJP: safe to keep without a copy
-        handed.add(id(g))
+        handed.add(key)
     else:
         # A copy: the array may be a view, shared with another leaf (add passes g to both
         # inputs), the caller or a hook, read-only, or transposed (W in x @ W.T: in-place
