@@ -3,6 +3,8 @@ fused affine map of a dense layer."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..engine import primitive
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
@@ -73,20 +75,32 @@ def _mT(a):
 @primitive
 def linear(x, w, b):
     """Affine map x w^T + b with w of shape (out, in), as torch.nn.functional.linear; `b` may
-    be None. One node instead of transpose, matmul and add, and each gradient comes out in its
-    parameter's own layout: dw = g^T x is (out, in) and C-ordered, where the composed form's
-    (x^T g)^T is a transposed view that has to be copied before an optimizer can use it.
+    be None. One node instead of transpose, matmul and add, with the bias added in place, and
+    each gradient comes out in its parameter's own layout: dw = g^T x is (out, in) and
+    C-ordered for a layer's weight, where the composed form's (x^T g)^T is a transposed view
+    that has to be copied before an optimizer can use it.
 
     y = x @ w^T + b;  dx = g @ w,  dw = g^T @ x,  db = g
     """
     y = x @ w.T
-    return y if b is None else y + b
+    if b is None:
+        return y
+    if np.result_type(y, b) == y.dtype and np.broadcast_shapes(y.shape, np.shape(b)) == y.shape:
+        y += b  # y is fresh: adding in place saves an output-sized array (a conv's is large)
+        return y
+    return y + b
 
 
 def _linear_vjp_w(g, out, x, w, b):
     # Every leading axis of x is a batch axis: flattened, the sum over the batch is part of
     # one matrix product.
-    return reshape(g, shape=(-1, w.shape[0])).T @ reshape(x, shape=(-1, w.shape[1]))
+    g, x = reshape(g, shape=(-1, w.shape[0])), reshape(x, shape=(-1, w.shape[1]))
+    layout = np.asarray(w).flags
+    if layout.f_contiguous and not layout.c_contiguous:
+        # A transposed w (a convolution's im2col, multiplied as W @ cols): its gradient as
+        # the same transposed view, which the reshapes back to the input copy nothing.
+        return (x.T @ g).T
+    return g.T @ x
 
 
 linear.defvjp(
