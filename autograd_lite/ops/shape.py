@@ -6,6 +6,8 @@ swapaxes) are reshapes and transposes with no gradient code of their own.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..engine import primitive
@@ -211,7 +213,7 @@ def flatten(x, start_dim=0, end_dim=-1):
             f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape} "
             f"({user_location()})"
         )
-    merged = int(np.prod(x.shape[start : end + 1]))
+    merged = math.prod(x.shape[start : end + 1])  # math.prod: np.prod costs ~6 us a call
     return reshape(x, shape=(*x.shape[:start], merged, *x.shape[end + 1 :]))
 
 

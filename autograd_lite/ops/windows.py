@@ -7,6 +7,7 @@ kernel's positions only (e.g. 9 for 3x3), never over output positions or the bat
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -28,10 +29,15 @@ def window_count(spatial, kernel_size, stride, dilation) -> tuple[int, ...]:
     return out
 
 
-def window_slices(out_size, kernel_size, stride, dilation) -> list[tuple[tuple, tuple]]:
+def window_slices(out_size, kernel_size, stride, dilation) -> tuple[tuple[tuple, tuple], ...]:
     """Per kernel position k: (k, the index of the elements at k in every window), each a
     strided slice of the input, so an op can work on K slabs instead of window by window."""
-    return [
+    return _window_slices(*(tuple(a) for a in (out_size, kernel_size, stride, dilation)))
+
+
+@functools.lru_cache(maxsize=256)  # a layer asks for the same geometry every step, forward and back
+def _window_slices(out_size, kernel_size, stride, dilation) -> tuple[tuple[tuple, tuple], ...]:
+    return tuple(
         (
             k,
             (
@@ -43,7 +49,7 @@ def window_slices(out_size, kernel_size, stride, dilation) -> list[tuple[tuple, 
             ),
         )
         for k in itertools.product(*(range(n) for n in kernel_size))
-    ]
+    )
 
 
 def scatter_target(shape, out_size, kernel_size, stride, dilation, dtype, order=None):
@@ -70,7 +76,10 @@ def empty_like_order(shape, dtype, order=None, make=np.empty) -> np.ndarray:
     memory_order gives; None: C order), from `make` (np.empty or np.zeros)."""
     if order is None:
         return make(shape, dtype=dtype)
-    return make([shape[axis] for axis in order], dtype=dtype).transpose(np.argsort(order))
+    inverse = [0] * len(order)  # argsort of a permutation, without numpy's call overhead
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return make([shape[axis] for axis in order], dtype=dtype).transpose(inverse)
 
 
 @primitive
