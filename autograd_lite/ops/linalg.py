@@ -85,10 +85,13 @@ def linear(x, w, b):
     y = x @ w.T
     if b is None:
         return y
-    if np.result_type(y, b) == y.dtype and np.broadcast_shapes(y.shape, np.shape(b)) == y.shape:
-        y += b  # y is fresh: adding in place saves an output-sized array (a conv's is large)
-        return y
-    return y + b
+    if np.result_type(y, b) != y.dtype:
+        return y + b
+    try:
+        np.add(y, b, out=y)  # y is fresh: in place saves an output-sized array (a conv's is large)
+    except ValueError:  # b broadcasts y to a larger shape
+        return y + b
+    return y
 
 
 def _linear_vjp_w(g, out, x, w, b):
