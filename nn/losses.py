@@ -177,10 +177,7 @@ def cross_entropy(input: Array, target: Array, reduction: str = "mean") -> Tenso
 
 def _cross_entropy(input, target, reduction, who) -> Tensor:
     labels, axis = _class_targets(input, target, who)
-    if reduction == "none":
-        return _pick(ops.log_softmax(input, axis=axis), labels, axis, reduction)
-    total = ops.softmax_cross_entropy(input, labels, axis=axis)
-    return total / max(labels.size, 1) if reduction == "mean" else total
+    return _pick(ops.log_softmax(input, axis=axis), labels, axis, reduction)
 
 
 def nll_loss(input: Array, target: Array, reduction: str = "mean") -> Tensor:

@@ -140,16 +140,6 @@ def _log_softmax(draw, dtype):
 
 
 @st.composite
-def _softmax_cross_entropy(draw, dtype):
-    """Scores with classes on `axis` and integer labels shaped as them without it."""
-    x = draw(arrays(dtype, "real", shapes(min_dims=1)))
-    axis = draw(st.integers(-x.ndim, x.ndim - 1))
-    without = x.shape[: axis % x.ndim] + x.shape[axis % x.ndim + 1 :]
-    labels = draw(hnp.arrays(np.int64, without, elements=st.integers(0, x.shape[axis] - 1)))
-    return Case((x, labels), {"axis": axis})
-
-
-@st.composite
 def _matmul(draw, dtype):
     a, b = draw(matmul_shapes())
     return Case((draw(arrays(dtype, "real", a)), draw(arrays(dtype, "real", b))), {})
@@ -356,7 +346,6 @@ DOMAINS: dict[str, Domain] = {
     "min": Domain(reduction("distinct")),
     "logsumexp": Domain(reduction("real")),
     "log_softmax": Domain(_log_softmax),
-    "softmax_cross_entropy": Domain(_softmax_cross_entropy),
     # linear algebra
     "matmul": Domain(_matmul),
     "linear": Domain(_linear),

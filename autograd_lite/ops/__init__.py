@@ -27,17 +27,7 @@ from .elementwise import (
 )
 from .linalg import linear, matmul
 from .pool import max_pool, max_unpool
-from .reduce import (
-    log_softmax,
-    logsumexp,
-    max,
-    mean,
-    min,
-    softmax,
-    softmax_cross_entropy,
-    sum,
-    var,
-)
+from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (
     broadcast_to,
     concatenate,
@@ -60,6 +50,6 @@ __all__ = [
     "expand_dims", "flatten", "fold", "getitem", "leaky_relu", "linear", "log", "log_softmax",
     "logsumexp", "matmul", "max", "max_pool", "max_unpool", "maximum", "mean", "min", "minimum",
     "mul", "neg", "pad", "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "sin",
-    "softmax", "softmax_cross_entropy", "softplus", "sqrt", "squeeze", "stack", "sub", "sum",
-    "sum_to", "swapaxes", "tanh", "transpose", "unfold", "var", "where",
+    "softmax", "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "sum_to", "swapaxes", "tanh",
+    "transpose", "unfold", "var", "where",
 ]  # fmt: skip

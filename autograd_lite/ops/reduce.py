@@ -1,5 +1,4 @@
-"""Reductions: primitives (sum, max, min, logsumexp, log_softmax, softmax_cross_entropy) and
-composites built on them.
+"""Reductions: primitives (sum, max, min, logsumexp, log_softmax) and composites built on them.
 
 A reduction's VJP first restores the reduced axes as size-1 axes (`_keep`), then broadcasts.
 """
@@ -109,34 +108,6 @@ def log_softmax(x, *, axis=-1):
 @log_softmax.defvjp
 def _log_softmax_vjp(g, out, x, *, axis=-1):
     return g - exp(out) * sum(g, axis=axis, keepdims=True)
-
-
-@primitive
-def softmax_cross_entropy(x, labels, *, axis=-1):
-    """Cross-entropy of softmax(x) against integer class labels, summed over every position:
-    classes on `axis`, labels shaped as x without it. One op with the gradient written out:
-    log_softmax, a one-hot pick and a sum make three nodes and about twice the numpy calls,
-    a third of what a small classifier's step spends over hand-written numpy.
-
-    y = sum(logsumexp(x) - x[labels]);  dx = g*(softmax(x) - onehot(labels))
-    """
-    # Shifted by the maximum, so exp never overflows (ndarray methods: the np.* functions
-    # cost a few microseconds each in Python, which is most of this op on a batch).
-    shift = x.max(axis=axis, keepdims=True)
-    total = np.exp(x - shift).sum(axis=axis, keepdims=True)
-    picked = np.take_along_axis(x, np.expand_dims(labels, axis), axis)
-    return (np.log(total) + shift - picked).sum()
-
-
-def _softmax_cross_entropy_vjp(g, out, x, labels, *, axis=-1):
-    axis %= x.ndim
-    e = exp(x - max(x, axis=axis, keepdims=True))
-    classes = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
-    one_hot = np.expand_dims(labels, axis) == classes  # a constant: labels are not differentiable
-    return g * (e / sum(e, axis=axis, keepdims=True) - one_hot)
-
-
-softmax_cross_entropy.defvjp(_softmax_cross_entropy_vjp, lambda g, out, x, labels, *, axis=-1: None)
 
 
 # ---------------------------------------------------------------- composites (no gradient code)
