@@ -89,9 +89,12 @@ def _conv(
     kernel_axes = tuple(range(2 + d, 2 + 2 * d))
     cols = ops.transpose(cols, axes=(1, *kernel_axes, 0, *range(2, 2 + d)))
     cols = ops.reshape(cols, shape=(in_channels * prod(kernel), n * prod(out)))
-    y = ops.matmul(ops.reshape(weight, shape=(out_channels, -1)), cols)
+    # W @ cols + b as one `linear` node (x w^T + b, with x = W and w = cols^T), which adds the
+    # bias in place: matmul then add would make a second (O, N*L) array.
+    weight = ops.reshape(weight, shape=(out_channels, -1))
     if bias is not None:
-        y = ops.add(y, ops.reshape(bias, shape=(out_channels, 1)))
+        bias = ops.reshape(bias, shape=(out_channels, 1))
+    y = ops.linear(weight, ops.transpose(cols), bias)
     y = ops.reshape(y, shape=(out_channels, n, *out))
     return ops.transpose(y, axes=(1, 0, *range(2, 2 + d)))
 

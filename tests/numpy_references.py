@@ -3,9 +3,9 @@ the library: the oracle of the bad-input sweep (test_bad_inputs.py).
 
 One entry per primitive, called as the primitive is (positional arrays, keyword parameters),
 on plain numpy values; a meta-test fails when a primitive has no entry. Where an op is one
-numpy call the entry is that call; the ops with logic of their own (unfold, fold, sum_to,
-logsumexp, log_softmax, scatter_add) are computed another way: sliding_window_view, explicit
-loops over windows, a sum over axes found by comparing shapes.
+numpy call the entry is that call; the ops with logic of their own (unfold, fold, max_pool,
+max_unpool, sum_to, logsumexp, log_softmax, scatter_add) are computed another way:
+sliding_window_view, explicit loops over windows, a sum over axes found by comparing shapes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,32 @@ def _fold(x, *, shape, kernel_size, stride, dilation, order=None):
         for k in itertools.product(*(range(n) for n in kernel_size)):
             at = tuple(oi * s + ki * dl for oi, ki, s, dl in zip(o, k, stride, dilation))
             result[(Ellipsis, *at)] += x[(Ellipsis, *o, *k)]
+    return result
+
+
+def _max_pool(x, *, kernel_size, stride, dilation):
+    windows = _unfold(x, kernel_size=kernel_size, stride=stride, dilation=dilation)
+    return windows.max(axis=tuple(range(-len(kernel_size), 0)))
+
+
+def _max_unpool(dy, *, x, y, kernel_size, stride, dilation):
+    """Window by window, as the math line reads: dy times [the first element (in window
+    order) equal to the max], so a NaN dy reaches its whole window, as relu's g*(x>0) does."""
+    d = len(kernel_size)
+    if y.shape != dy.shape or x.shape[:-d] != y.shape[:-d]:
+        raise ValueError("dy, x and y do not match")
+    windows = _unfold(x, kernel_size=kernel_size, stride=stride, dilation=dilation)
+    if windows.shape[:-d] != y.shape:
+        raise ValueError("y is not the pooled x")
+    result = np.zeros(x.shape, dtype=dy.dtype)
+    for lead in itertools.product(*(range(n) for n in y.shape[:-d])):
+        for o in itertools.product(*(range(n) for n in y.shape[-d:])):
+            won = False
+            for k in itertools.product(*(range(n) for n in kernel_size)):
+                first = not won and windows[(*lead, *o, *k)] == y[(*lead, *o)]
+                won = won or first
+                at = tuple(oi * s + ki * dl for oi, ki, s, dl in zip(o, k, stride, dilation))
+                result[(*lead, *at)] += dy[(*lead, *o)] * first
     return result
 
 
@@ -136,4 +162,6 @@ REFERENCES: dict[str, Callable] = {
     # windows
     "unfold": _unfold,
     "fold": _fold,
+    "max_pool": _max_pool,
+    "max_unpool": _max_unpool,
 }

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from autograd_lite import ops
 from autograd_lite.testing.strategies import (
     broadcastable_shapes,
     matmul_shapes,
@@ -272,11 +273,17 @@ def windows(draw) -> tuple[tuple[int, ...], tuple[int, ...], dict]:
     return tuple(spatial), tuple(out), {name: tuple(v) for name, v in params.items()}
 
 
-@st.composite
-def _unfold(draw, dtype):
-    lead = draw(shapes(max_dims=2, max_side=2))
-    spatial, _, params = draw(windows())
-    return Case((draw(arrays(dtype, "real", lead + spatial)),), params)
+def windowed(domain: str) -> Callable:
+    """An op over the windows of an input drawn from `domain` (max_pool: distinct values, so
+    every window has one maximum, which small steps do not change)."""
+
+    @st.composite
+    def cases(draw, dtype):
+        lead = draw(shapes(max_dims=2, max_side=2))
+        spatial, _, params = draw(windows())
+        return Case((draw(arrays(dtype, domain, lead + spatial)),), params)
+
+    return cases
 
 
 @st.composite
@@ -287,6 +294,18 @@ def _fold(draw, dtype):
     shape = lead + spatial
     order = draw(st.none() | st.permutations(range(len(shape))).map(tuple))
     return Case((x,), {"shape": shape, **params, "order": order})
+
+
+@st.composite
+def _max_unpool(draw, dtype):
+    """The gradient of a max_pool: x (ties in most windows: the first wins) and its pooled y
+    are constants."""
+    lead = draw(shapes(max_dims=2, max_side=2))
+    spatial, out, params = draw(windows())
+    small_integers = st.integers(-2, 2).map(float)  # ties in most windows
+    x = draw(hnp.arrays(np.float64, lead + spatial, elements=small_integers)).astype(dtype)
+    y = ops.max_pool(x, **params)
+    return Case((draw(arrays(dtype, "real", lead + out)),), {"x": x, "y": y, **params})
 
 
 @st.composite
@@ -340,6 +359,8 @@ DOMAINS: dict[str, Domain] = {
     "concatenate": Domain(_concatenate),
     "pad": Domain(_pad),
     # windows
-    "unfold": Domain(_unfold),
+    "unfold": Domain(windowed("real")),
     "fold": Domain(_fold),
+    "max_pool": Domain(windowed("distinct")),
+    "max_unpool": Domain(_max_unpool),
 }

@@ -216,12 +216,50 @@ def test_max_pool_layer_shapes_defaults_and_ties():
     np.testing.assert_array_equal(out.data, x.data[:, :, 1:6:2, 1:6:2])
     tie = al.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
     nn.MaxPool2d(2)(tie).sum().backward()
-    np.testing.assert_allclose(tie.grad, 0.25)  # tied maxima share the gradient
+    # The first of tied maxima (in window order) takes the whole gradient, as in torch.
+    np.testing.assert_array_equal(tie.grad, [[[[1.0, 0.0], [0.0, 0.0]]]])
     assert (
         repr(pool)
         == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1))"
     )
     assert repr(nn.AvgPool1d(3, 1)) == "AvgPool1d(kernel_size=(3,), stride=(1,), padding=(0,))"
+
+
+def test_max_pool_gradient_goes_to_the_first_maximum_of_each_window_and_adds_up():
+    # Overlapping windows (stride 1) of 0 0 1 1 0: windows [0 0], [0 1], [1 1], [1 0]
+    # send their gradients to positions 0, 2, 2 and 3 (the first 1 wins the tie).
+    x = al.tensor([[[0.0, 0.0, 1.0, 1.0, 0.0]]], requires_grad=True)
+    F.max_pool1d(x, 2, stride=1).backward(np.array([[[1.0, 10.0, 100.0, 1000.0]]]))
+    np.testing.assert_array_equal(x.grad, [[[1.0, 0.0, 110.0, 1000.0, 0.0]]])
+
+
+def test_max_pool_keeps_the_input_layout_and_float32():
+    # A convolution's output is a (C, N, H, W) array seen as (N, C, H, W): the pooling
+    # gradient comes back in that layout, so nothing on the way back copies it.
+    w = al.tensor(np.ones(1, np.float32), requires_grad=True)
+    x = al.tensor(np.arange(96, dtype=np.float32).reshape(3, 2, 4, 4)).transpose(1, 0, 2, 3) * w
+    seen = []
+    x.register_hook(seen.append)
+    out = F.max_pool2d(x, 2)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert seen[0].dtype == np.float32
+    assert seen[0].strides == x.data.strides
+    np.testing.assert_array_equal(seen[0], np.tile([[0.0, 0.0], [0.0, 1.0]], (2, 3, 2, 2)))
+
+
+@given(pool_cases())
+def test_max_pool_second_derivative(case):
+    d, kernel, stride, dilation, padding, shape, seed = case
+    x = np.random.default_rng(seed).permutation(np.prod(shape)).reshape(shape) / 7.0
+    pool = (F.max_pool1d, F.max_pool2d)[d - 1]
+
+    def f(t):
+        y = pool(t, kernel, stride, padding, dilation)
+        # A dilated window can hold padding only (its maximum is -inf): square the others.
+        return al.where(np.isfinite(y.data), y, 0.0) ** 2
+
+    al.gradgradcheck(f, [x])
 
 
 def test_pool_float32_and_errors():

@@ -117,6 +117,22 @@ def test_pooling_matches_torch(ours, theirs, shape):
     check_module(ours, theirs, x)
 
 
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shape"),
+    [
+        (nn.MaxPool2d(2), torch.nn.MaxPool2d(2), (2, 3, 6, 7)),
+        (nn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 1, 1), (2, 2, 5, 6)),
+        (nn.MaxPool2d((2, 3), 1, 1, 2), torch.nn.MaxPool2d((2, 3), 1, 1, 2), (1, 2, 7, 8)),
+        (nn.MaxPool1d(3, 2, 1), torch.nn.MaxPool1d(3, 2, 1), (2, 3, 9)),
+    ],
+    ids=repr,
+)
+def test_max_pooling_ties_match_torch(ours, theirs, shape):
+    """Small integers tie in most windows, as ReLU zeros do: torch's gradient goes to the
+    first maximum of each window, and so does ours."""
+    check_module(ours, theirs, RNG.integers(0, 3, shape))
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)])
 def test_batchnorm_matches_torch_in_train_and_eval(shape):
     ours, theirs = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)

@@ -26,6 +26,7 @@ from .elementwise import (
     where,
 )
 from .linalg import linear, matmul
+from .pool import max_pool, max_unpool
 from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (
     broadcast_to,
@@ -47,8 +48,8 @@ from .windows import fold, unfold
 __all__ = [
     "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "cos", "div", "exp",
     "expand_dims", "flatten", "fold", "getitem", "leaky_relu", "linear", "log", "log_softmax",
-    "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pad",
-    "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "sin", "softmax", "softplus",
-    "sqrt", "squeeze", "stack", "sub", "sum", "sum_to", "swapaxes", "tanh", "transpose",
-    "unfold", "var", "where",
+    "logsumexp", "matmul", "max", "max_pool", "max_unpool", "maximum", "mean", "min", "minimum",
+    "mul", "neg", "pad", "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "sin",
+    "softmax", "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "sum_to", "swapaxes", "tanh",
+    "transpose", "unfold", "var", "where",
 ]  # fmt: skip

@@ -77,9 +77,10 @@ def _mT(a):
 @primitive
 def linear(x, w, b):
     """Affine map x w^T + b with w of shape (out, in), as torch.nn.functional.linear; `b` may
-    be None. One node instead of transpose, matmul and add, and each gradient comes out in its
-    parameter's own layout: dw = g^T x is (out, in) and C-ordered, where the composed form's
-    (x^T g)^T is a transposed view that has to be copied before an optimizer can use it.
+    be None. One node instead of transpose, matmul and add, with the bias added in place, and
+    each gradient comes out in its parameter's own layout: dw = g^T x is (out, in) and
+    C-ordered for a layer's weight, where the composed form's (x^T g)^T is a transposed view
+    that has to be copied before an optimizer can use it.
 
     y = x @ w^T + b;  dx = g @ w,  dw = g^T @ x,  db = g
     """
@@ -88,6 +89,11 @@ def linear(x, w, b):
     y = x @ w.T
     if b is None:
         return y
+    if np.result_type(y, b) == y.dtype:
+        try:
+            return np.add(y, b, out=y)  # y is fresh: in place saves an output-sized array
+        except ValueError:  # b broadcasts y to a larger shape: refused below
+            pass
     out = y + b
     if out.shape != y.shape:  # a bias that broadcasts the output is not a bias of this layer
         raise ValueError(
@@ -102,7 +108,13 @@ def _linear_vjp_w(g, out, x, w, b):
     # one matrix product. The batch size is given, not -1: numpy cannot infer it from an
     # empty array.
     n = prod(x.shape[:-1])
-    return reshape(g, shape=(n, w.shape[0])).T @ reshape(x, shape=(n, w.shape[1]))
+    g, x = reshape(g, shape=(n, w.shape[0])), reshape(x, shape=(n, w.shape[1]))
+    layout = np.asarray(w).flags
+    if layout.f_contiguous and not layout.c_contiguous:
+        # A transposed w (a convolution's im2col, multiplied as W @ cols): its gradient as
+        # the same transposed view, which the reshapes back to the input copy nothing.
+        return (x.T @ g).T
+    return g.T @ x
 
 
 linear.defvjp(

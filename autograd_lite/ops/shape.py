@@ -6,6 +6,8 @@ swapaxes) are reshapes and transposes with no gradient code of their own.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..engine import primitive
@@ -39,7 +41,8 @@ def transpose(x, *, axes=None):
 def _transpose_vjp(g, out, x, *, axes=None):
     if axes is None:
         return transpose(g)
-    return transpose(g, axes=tuple(np.argsort([a % x.ndim for a in axes])))
+    # g.ndim, not x.ndim: a rule that never reads x lets the node drop x's array.
+    return transpose(g, axes=tuple(np.argsort([a % g.ndim for a in axes])))
 
 
 @primitive
@@ -230,7 +233,7 @@ def flatten(x, start_dim=0, end_dim=-1):
             f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape} "
             f"({user_location()})"
         )
-    merged = int(np.prod(x.shape[start : end + 1]))
+    merged = math.prod(x.shape[start : end + 1])  # math.prod: np.prod costs ~6 us a call
     return reshape(x, shape=(*x.shape[:start], merged, *x.shape[end + 1 :]))
 
 

@@ -7,6 +7,7 @@ kernel's positions only (e.g. 9 for 3x3), never over output positions or the bat
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from ..engine import primitive
 
 
-def _window_axes(ndim: int, kernel_size, stride, dilation, per_axis: int) -> int:
+def window_axes(ndim: int, kernel_size, stride, dilation, per_axis: int) -> int:
     """d, the number of window axes, once the parameters are known to give one positive int
     per axis and the input to have `per_axis` axes per window axis (unfold 1, fold 2): a
     shorter tuple would be zipped away silently, and a stride of 0 divides by zero."""
@@ -35,10 +36,71 @@ def _window_axes(ndim: int, kernel_size, stride, dilation, per_axis: int) -> int
     return d
 
 
-def _output_size(spatial, kernel_size, stride, dilation) -> tuple[int, ...]:
-    return tuple(
+def window_count(spatial, kernel_size, stride, dilation) -> tuple[int, ...]:
+    """How many windows fit along each spatial axis; a kernel wider than the input is an error."""
+    out = tuple(
         (n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel_size, stride, dilation)
     )
+    if any(n <= 0 for n in out):
+        span = tuple(dil * (k - 1) + 1 for k, dil in zip(kernel_size, dilation))
+        raise ValueError(
+            f"kernel_size {tuple(kernel_size)} with dilation {tuple(dilation)} spans {span}, "
+            f"larger than the input's spatial shape {tuple(spatial)}"
+        )
+    return out
+
+
+def window_slices(out_size, kernel_size, stride, dilation) -> tuple[tuple[tuple, tuple], ...]:
+    """Per kernel position k: (k, the index of the elements at k in every window), each a
+    strided slice of the input, so an op can work on K slabs instead of window by window."""
+    return _window_slices(*(tuple(a) for a in (out_size, kernel_size, stride, dilation)))
+
+
+@functools.lru_cache(maxsize=256)  # a layer asks for the same geometry every step, forward and back
+def _window_slices(out_size, kernel_size, stride, dilation) -> tuple[tuple[tuple, tuple], ...]:
+    return tuple(
+        (
+            k,
+            (
+                Ellipsis,
+                *(
+                    slice(ki * dil, ki * dil + s * (o - 1) + 1, s)
+                    for ki, dil, s, o in zip(k, dilation, stride, out_size)
+                ),
+            ),
+        )
+        for k in itertools.product(*(range(n) for n in kernel_size))
+    )
+
+
+def scatter_target(shape, out_size, kernel_size, stride, dilation, dtype, order=None):
+    """The array windows are added back into, laid out with the axes `order` names outermost
+    first (default C order), and whether its windows are disjoint (each kernel position can
+    then be written, not added).
+
+    Windows no closer than their span never share an element; if they also tile the input
+    (pooling 26x26 by 2x2), every element is written once and the zero fill can go: half the
+    memory traffic of the general case.
+    """
+    d = len(kernel_size)
+    disjoint = all(s >= dil * (k - 1) + 1 for k, s, dil in zip(kernel_size, stride, dilation))
+    tiled = disjoint and all(
+        dil == 1 and s == k and o * k == n
+        for k, s, dil, o, n in zip(kernel_size, stride, dilation, out_size, shape[-d:])
+    )
+    make = np.empty if tiled else np.zeros
+    return empty_like_order(shape, dtype, order, make), disjoint
+
+
+def empty_like_order(shape, dtype, order=None, make=np.empty) -> np.ndarray:
+    """A new array of `shape`, laid out with the axes `order` names outermost first (as
+    memory_order gives; None: C order), from `make` (np.empty or np.zeros)."""
+    if order is None:
+        return make(shape, dtype=dtype)
+    inverse = [0] * len(order)  # argsort of a permutation, without numpy's call overhead
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return make([shape[axis] for axis in order], dtype=dtype).transpose(inverse)
 
 
 @primitive
@@ -47,15 +109,8 @@ def unfold(x, *, kernel_size, stride, dilation):
 
     y[..., o, k] = x[..., o*stride + k*dilation];  dx = fold(g)
     """
-    d = _window_axes(x.ndim, kernel_size, stride, dilation, 1)
-    spatial = x.shape[-d:]
-    out = _output_size(spatial, kernel_size, stride, dilation)
-    if any(n <= 0 for n in out):
-        span = tuple(dil * (k - 1) + 1 for k, dil in zip(kernel_size, dilation))
-        raise ValueError(
-            f"kernel_size {tuple(kernel_size)} with dilation {tuple(dilation)} spans {span}, "
-            f"larger than the input's spatial shape {spatial}"
-        )
+    d = window_axes(x.ndim, kernel_size, stride, dilation, 1)
+    out = window_count(x.shape[-d:], kernel_size, stride, dilation)
     steps = x.strides[-d:]
     return np.lib.stride_tricks.as_strided(
         x,
@@ -78,11 +133,11 @@ def _unfold_vjp(g, out, x, *, kernel_size, stride, dilation):
         kernel_size=kernel_size,
         stride=stride,
         dilation=dilation,
-        order=_memory_order(np.asarray(x)),
+        order=memory_order(np.asarray(x)),
     )
 
 
-def _memory_order(a: np.ndarray) -> tuple[int, ...] | None:
+def memory_order(a: np.ndarray) -> tuple[int, ...] | None:
     """a's axes from the largest stride to the smallest; None when that is C order."""
     order = tuple(sorted(range(a.ndim), key=lambda axis: -abs(a.strides[axis])))
     return None if order == tuple(range(a.ndim)) else order
@@ -95,9 +150,9 @@ def fold(x, *, shape, kernel_size, stride, dilation, order=None):
 
     y = fold(x);  dx = unfold(g)
     """
-    d = _window_axes(x.ndim, kernel_size, stride, dilation, 2)
+    d = window_axes(x.ndim, kernel_size, stride, dilation, 2)
     out_size = x.shape[-2 * d : -d]
-    expected = (*_output_size(shape[-d:], kernel_size, stride, dilation), *kernel_size)
+    expected = (*window_count(shape[-d:], kernel_size, stride, dilation), *kernel_size)
     if x.shape[-2 * d :] != expected or len(shape) != x.ndim - d:
         raise ValueError(
             f"windows of shape {x.shape} do not come from unfolding shape {tuple(shape)}: "
@@ -105,26 +160,9 @@ def fold(x, *, shape, kernel_size, stride, dilation, order=None):
         )
     if order is not None and sorted(order) != list(range(len(shape))):
         raise ValueError(f"order {order!r} is not an order of the {len(shape)} axes of {shape}")
-    # Windows no closer than their span never share an element, so each kernel position is
-    # written, not added; if they also tile the input (pooling 26x26 by 2x2), every element is
-    # written once and the zero fill can go: half the memory traffic of the general case.
-    disjoint = all(s >= dil * (k - 1) + 1 for k, s, dil in zip(kernel_size, stride, dilation))
-    tiled = disjoint and all(
-        dil == 1 and s == k and o * k == n
-        for k, s, dil, o, n in zip(kernel_size, stride, dilation, out_size, shape[-d:])
-    )
-    order = tuple(range(len(shape))) if order is None else tuple(order)
-    stored = [shape[axis] for axis in order]
-    result = np.empty(stored, dtype=x.dtype) if tiled else np.zeros(stored, dtype=x.dtype)
-    result = result.transpose(np.argsort(order))
-    for k in itertools.product(*(range(n) for n in kernel_size)):
-        window = (
-            Ellipsis,
-            *(
-                slice(ki * dil, ki * dil + s * (o - 1) + 1, s)
-                for ki, dil, s, o in zip(k, dilation, stride, out_size)
-            ),
-        )
+    geometry = (out_size, kernel_size, stride, dilation)
+    result, disjoint = scatter_target(shape, *geometry, x.dtype, order)
+    for k, window in window_slices(*geometry):
         if disjoint:
             result[window] = x[(Ellipsis, *k)]
         else:
