@@ -44,7 +44,9 @@ def test_lab_network_trains_and_its_graph_is_drawn_and_explained(tmp_path, monke
     out = capsys.readouterr().out
     assert "accuracy 100%" in out
     assert "(matches)" in out  # explain's path sum equals .grad
+    assert "(viz.watch: matches the sum)" in out  # and what the plain backward() sent
     assert (tmp_path / "lab_backward.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert "<svg" in (tmp_path / "lab_backward.html").read_text()  # the SVG inlined
     assert ns["loss"].item() < 0.01
 
 

@@ -77,7 +77,7 @@ def test_explain_after_a_watched_plain_backward_equals_explain_of_the_retained_g
     with viz.watch():
         loss = loss_of()
         loss.backward()
-    got = str(viz.explain(loss, model.layers[0].weight, params=params))
+    got = str(viz.explain(loss, model.layers[0].weight, module=model))  # names as params= does
     sent, _, rest = got.rpartition("\nlayers.0.weight.grad")
     assert _without_tape_positions(sent.splitlines()[:-1]) == _without_tape_positions(
         want.rpartition("\nlayers.0.weight.grad")[0].splitlines()

@@ -9,6 +9,7 @@ is a Jacobian, and a path's product is its VJPs applied one after the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,14 +87,20 @@ class Explanation:
 
 
 def explain(
-    root: Tensor, leaf: Tensor, *, params: Params | None = None, max_paths: int = 20
+    root: Tensor,
+    leaf: Tensor,
+    *,
+    params: Params | None = None,
+    module: Any = None,
+    max_paths: int = 20,
 ) -> Explanation:
     """Explain d(root)/d(leaf) by the chain rule: every path from `root` back to `leaf` with the
     local derivatives along it and their product, then the sum over the paths, which is what
     `backward()` puts in `leaf.grad`. Print the result to read it.
 
     Only the first `max_paths` paths are listed (their number can grow exponentially), but the
-    sum always covers all of them. `params` (`dict(model.named_parameters())`) names tensors.
+    sum always covers all of them. `params` (`dict(model.named_parameters())`) or `module` (the
+    model) names tensors, as in `draw`.
 
     Works before `backward()`, after `backward(retain_graph=True)`, and after a plain
     `backward()` run inside `with viz.watch():`, whose record the sum is checked against.
@@ -115,7 +122,7 @@ def explain(
             "autograd_lite import viz), or call backward(retain_graph=True), or explain before "
             "backward()"
         )
-    named = names(graph, param_dict(params))
+    named = names(graph, param_dict(params, module))
     on_path, n_paths = count_paths(graph, leaf)
     total = flow(graph).grads.get(leaf) if n_paths else None
     grad = leaf.grad.data if isinstance(leaf.grad, Tensor) else leaf.grad

@@ -112,9 +112,7 @@ def sketch(
         raise ValueError(f"draw: view must be 'backward' or 'forward', got {view!r}")
     if max_nodes < 2:
         raise ValueError(f"draw: max_nodes must be at least 2, got {max_nodes}")
-    params = param_dict(
-        module.named_parameters() if params is None and module is not None else params
-    )
+    params = param_dict(params, module)
     graph = walk(root)
     numbers = seen(graph, with_grads=show_grads)
     clusters = _clusters(graph, params, module)

@@ -87,9 +87,7 @@ def snapshot(
     ("accuracy 52%"). `params`, `module` and `max_nodes` are `draw`'s.
     """
     graphviz = import_graphviz("html")
-    params = param_dict(
-        module.named_parameters() if params is None and module is not None else params
-    )
+    params = param_dict(params, module)
     scene = sketch(
         root, "backward", params, module, show_values=True, show_grads=True, max_nodes=max_nodes
     )

@@ -116,8 +116,11 @@ def names(graph: Graph, params: Mapping[str, Tensor] | None = None) -> dict[Tens
     return found
 
 
-def param_dict(params: Params | None) -> dict[str, Tensor]:
-    """`params` as a dict, read once (it may be a generator such as `model.named_parameters()`)."""
+def param_dict(params: Params | None, module: Any = None) -> dict[str, Tensor]:
+    """`params` as a dict, read once (it may be a generator such as `model.named_parameters()`);
+    without them, the parameters of `module` (an `nn.Module`), if given."""
+    if params is None and module is not None:
+        params = module.named_parameters()
     return {} if params is None else dict(params)
 
 
