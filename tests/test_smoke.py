@@ -50,6 +50,18 @@ def test_lab_network_trains_and_its_graph_is_drawn_and_explained(tmp_path, monke
     assert ns["loss"].item() < 0.01
 
 
+def test_replay_example_trains_the_lab_network_as_eager_does(capsys):
+    ns = _run("The lab network with `nn`", "Speed")
+    assert "def replay(" in capsys.readouterr().out  # step.source, printed
+    eager = _run("The lab network with `nn`")  # then the same 2000 more epochs, eagerly:
+    for _ in range(2000):
+        eager["optimizer"].zero_grad()
+        eager["nn"].MSELoss()(eager["model"](eager["X"]), eager["Y"]).backward()
+        eager["optimizer"].step()
+    for (name, p), q in zip(ns["model"].named_parameters(), eager["model"].parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_verify_your_own_op_example_passes_and_registers_the_op(monkeypatch):
     monkeypatch.setattr(engine, "REGISTRY", dict(engine.REGISTRY))
     _run("Verifying gradients: ours, and yours")
