@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import NUMBERS, require_numbers  # noqa: F401 (used by the compiled ops)
 from .errors import op_error, shape_of, user_location  # noqa: F401 (op_error: compiled ops)
 from .tensor import Tensor, _make, _new  # noqa: F401 (_new: used by the compiled ops)
 
@@ -33,6 +34,7 @@ _observers: list[Observer] = []  # active Tape, detect_anomaly, viz.watch; empty
 _tape = itertools.count()  # next(_tape): the tape position; execution order is topological
 _NO_PARAMS: dict = {}  # shared by every node whose op takes no keyword parameters
 _ndarray = np.ndarray  # one global lookup on hot paths instead of a global and an attribute
+_FROM_A_CONSTANT = "the result, computed with a constant input that is not a number,"
 
 
 class Primitive:
@@ -277,6 +279,17 @@ def _op_source(n: int, prim: Primitive) -> str:
         f"            raise op_error(prim.name, ({xs}{',' if n == 1 else ''}), exc) from None",
         "        if type(data) is not _ndarray:  # numpy returns scalars for 0-d results",
         "            data = np.asarray(data)",
+        *(
+            # A Tensor holds numbers; only a constant input (Fraction(1), an object array) can
+            # make numpy compute on Python objects, so only then is the result's dtype checked.
+            [
+                f"        if not ({' and '.join(f't{i}' for i in each)}) and "
+                "data.dtype.kind not in NUMBERS:",
+                "            require_numbers(data.dtype, prim.name, _FROM_A_CONSTANT)",
+            ]
+            if n > 1
+            else []
+        ),
         "        if not (_grad_enabled and ("
         + " or ".join(f"(t{i} and x{i}.requires_grad)" for i in each)
         + ")):",

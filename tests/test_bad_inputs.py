@@ -29,6 +29,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any, NamedTuple
 from unittest import mock
 
@@ -152,6 +153,22 @@ def test_the_variance_of_too_few_values_is_nan_or_inf_never_negative():
 
 def test_softmax_of_a_row_holding_inf_is_nan_throughout_as_in_torch():
     assert np.isnan(al.softmax(al.tensor([np.inf, 0.0])).data).all()
+
+
+@pytest.mark.parametrize(
+    "constant", [Fraction(1, 3), np.array(Fraction(1, 3)), [Fraction(1, 3)] * 2]
+)
+@pytest.mark.parametrize("grad_mode", [al.enable_grad, al.no_grad])
+def test_a_constant_of_python_objects_is_refused_not_turned_into_an_object_tensor(
+    constant, grad_mode
+):
+    x = al.tensor([1.0, 2.0], requires_grad=True)
+    says = (
+        r"^mul: the result, computed with a constant input that is not a number, has dtype object"
+    )
+    with grad_mode(), pytest.raises(TypeError, match=says) as info:
+        x * constant + 1  # numpy would compute on the Fraction objects, one at a time
+    assert THIS_FILE.search(str(info.value))
 
 
 def test_an_sgd_step_with_a_gradient_of_another_shape_updates_nothing():
