@@ -67,6 +67,7 @@ ENGINES = {
     "numpy": "numpy",
     "autograd_lite": "autograd_lite",
     "replay": "autograd_lite replay",
+    "tape": "minimal tape",
     "torch": "PyTorch",
     "autograd": "HIPS autograd",
     "mygrad": "MyGrad",
@@ -336,6 +337,29 @@ class Lab(Workload):
     def replay(self) -> Runner:
         return self.autograd_lite(replay=True)
 
+    def tape(self) -> Runner:
+        from demos import minimal_tape as mt
+
+        p = self.problem()
+        x, y = mt.Var(p["x"]), p["y"]
+        params = [mt.Var(p[n]) for n in self.names]
+        W1, b1, W2, b2, W3, b3 = params
+        m, lr = len(p["x"]), self.lr
+
+        def step() -> Any:
+            for q in params:
+                q.grad = None
+            a1 = mt.sigmoid(mt.add(mt.matmul(x, W1), b1))
+            a2 = mt.sigmoid(mt.add(mt.matmul(a1, W2), b2))
+            a3 = mt.sigmoid(mt.add(mt.matmul(a2, W3), b3))
+            loss = mt.divide(mt.total(mt.square(mt.minus(a3, y))), 2 * m)
+            mt.backward(loss)
+            for q in params:
+                q.value -= lr * q.grad
+            return loss.value
+
+        return Runner(step, lambda: [q.grad for q in params], lambda: [q.value for q in params])
+
     def torch(self) -> Runner:
         torch = _torch()
         p = self.problem()
@@ -442,6 +466,19 @@ class Overhead(Workload):
     def replay(self) -> Runner:
         return self.autograd_lite(replay=True)
 
+    def tape(self) -> Runner:
+        from demos import minimal_tape as mt
+
+        a, b, c = (mt.Var(v) for v in self.problem().values())
+
+        def step() -> Any:
+            a.grad = b.grad = c.grad = None
+            s = mt.total(mt.add(mt.mul(a, b), c))
+            mt.backward(s)
+            return s.value
+
+        return Runner(step, lambda: [a.grad, b.grad, c.grad])
+
     def torch(self) -> Runner:
         torch = _torch()
         a, b, c = (torch.tensor(v, requires_grad=True) for v in self.problem().values())
@@ -543,6 +580,23 @@ class Deep(Workload):
             s = x.sum()
             s.backward()
             return s
+
+        return Runner(step, lambda: [x0.grad, w.grad, b.grad])
+
+    def tape(self) -> Runner:
+        from demos import minimal_tape as mt
+
+        x0, w, b = (mt.Var(v) for v in self.problem().values())
+        n = self.links
+
+        def step() -> Any:
+            x0.grad = w.grad = b.grad = None
+            x = x0
+            for _ in range(n):
+                x = mt.tanh(mt.add(mt.mul(x, w), b))
+            s = mt.total(x)
+            mt.backward(s)
+            return s.value
 
         return Runner(step, lambda: [x0.grad, w.grad, b.grad])
 

@@ -73,6 +73,8 @@ def test_quick_run_cross_checked_every_engine_it_timed(quick_run):
             assert "loss" in check["compared"]
             assert {f"d{n}" for n in names} <= set(check["compared"]), (w["name"], engine)
         assert w["engines"]["autograd_lite"]["status"] == "ok"
+        if w["name"] in ("lab", "overhead", "deep"):  # the floor: checked like any engine
+            assert w["engines"]["tape"]["status"] == "ok"
 
 
 def test_quick_run_measures_memory_in_the_fresh_processes(quick_run):
