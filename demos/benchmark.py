@@ -3,8 +3,9 @@
 Five workloads (issue 7): the lab's 2-4-4-1 network, the per-op overhead of a tiny graph, a
 chain of 100,000 links, an MNIST-sized MLP and a small CNN. Each runs on every engine with the
 same data, the same initial weights and the same updates: the numpy forward and backward
-written by hand in this file (the baseline every ratio is taken against), autograd_lite, and,
-where installed, PyTorch (eager, CPU), HIPS autograd and MyGrad.
+written by hand in this file (the baseline every ratio is taken against), autograd_lite (eager
+and replayed), demos/minimal_tape.py on the three workloads its ops cover (the floor of an eager
+Python engine), and, where installed, PyTorch (eager, CPU), HIPS autograd and MyGrad.
 
 Method
 - Correctness first: each engine's first step (loss, gradients, and parameters after the
