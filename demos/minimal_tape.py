@@ -3,9 +3,9 @@
 Reverse mode in its barest form (micrograd's design, on numpy arrays): each op computes its
 result and keeps a closure that sends a gradient back to its inputs; `backward` orders the
 graph (iteratively) and calls the closures latest first. Nothing else: no checks, no error
-messages, no dtypes, no hooks, no graph kept after backward, no rule that is not written
-for the one shape it meets here, and only the ops of the benchmark's lab, overhead and deep
-workloads.
+messages, no dtypes, no hooks, no arrays released during backward (a closure keeps every
+array it names until the graph is dropped), no rule that is not written for the one shape it
+meets here, and only the ops of the benchmark's lab, overhead and deep workloads.
 
 `python -m demos.benchmark` times it beside autograd_lite as "minimal tape". Whatever an
 eager engine of Python objects does per op, it does at least this: make an object for the
