@@ -33,7 +33,6 @@ _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
 _observers: list[Observer] = []  # active Tape, detect_anomaly, viz.watch; empty on the fast path
 _tape = itertools.count()  # next(_tape): the tape position; execution order is topological
 _NO_PARAMS: dict = {}  # shared by every node whose op takes no keyword parameters
-_add_reduce = np.add.reduce  # a bias's gradient: the sum over the batch axis
 _ndarray = np.ndarray  # one global lookup on hot paths instead of a global and an attribute
 _FROM_A_CONSTANT = "the result, computed with a constant input that is not a number,"
 
@@ -760,8 +759,6 @@ def _sum_back(gx: Any, shape: tuple[int, ...], node: Node, i: int) -> Any:
     try:
         if isinstance(gx, Tensor):  # create_graph: the sum is recorded too
             return sum_to(gx, shape=shape)
-        if gx.shape[1:] == shape:  # a bias, broadcast over the batch axis
-            return _add_reduce(gx, 0)
         return sum_to.__wrapped__(gx, shape=shape)  # plain arrays: skip the op's dispatch
     except ValueError:
         raise RuntimeError(

@@ -38,7 +38,7 @@ def matmul(x: Var, w: Var) -> Var:
     a, b = x.value, w.value
 
     def send(g: np.ndarray) -> None:
-        if x.send is not None or x.inputs:  # the data need no gradient; a hidden layer does
+        if x.send is not None:  # the data (a leaf) need no gradient; a hidden layer does
             _add_grad(x, g @ b.T)
         _add_grad(w, a.T @ g)
 
