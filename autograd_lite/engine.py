@@ -271,6 +271,9 @@ def _op_source(n: int, prim: Primitive) -> str:
         f"    def op({signature}):",
         *(f"        t{i} = isinstance(x{i}, Tensor)" for i in each),
         f"        if not ({' or '.join(f't{i}' for i in each) or 'False'}):",
+        "            if _observers:  # a replay's trace writes out ops on plain arrays too",
+        f"                return _plain(prim, ({xs}{',' if n == 1 else ''}), "
+        f"{'params' if prim.takes_params else '_NO_PARAMS'})",
         f"            return {plain}",
         *(f"        a{i} = x{i}.data if t{i} else x{i}" for i in each),
         "        try:",
@@ -524,6 +527,14 @@ def is_grad_enabled() -> bool:
 
 
 # ---------------------------------------------------------------- watching the engine
+def _plain(prim: Primitive, inputs: tuple, params: dict) -> Any:
+    """An op called on plain values while a watcher is active: numpy's result, shown to it."""
+    data = prim.forward(*inputs, **params)
+    for observer in _observers:
+        observer.on_plain(prim, inputs, params, data)
+    return data
+
+
 class Observer:
     """What watches the engine while it is in `_observers`: Tape, detect_anomaly, viz.watch.
 
@@ -533,6 +544,9 @@ class Observer:
 
     def on_forward(self, out: Tensor, arrays: list) -> None:
         """An op was recorded: `out` is its output, `arrays` its input arrays."""
+
+    def on_plain(self, prim: Primitive, inputs: tuple, params: dict, result: Any) -> None:
+        """An op ran on plain values (no Tensor input), so nothing was recorded."""
 
     def on_backward_begin(self, roots: list[Node | Tensor]) -> None:
         """A backward pass starts from these roots (the nodes that made them, or leaves)."""

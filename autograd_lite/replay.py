@@ -22,7 +22,9 @@ How a step becomes a replay
   `Tape` is). Arguments that are Tensors or arrays are placeholders, rebound on every call;
   the other leaf tensors (the parameters) are read afresh (`.data`) on every call; an op's
   output taken by another op as `h.detach()` or `h.data` is that output, without a gradient;
-  anything else an op takes is a constant of the trace.
+  an op called on plain arrays records no node, but the trace sees it too, so what it makes
+  from an argument (a convolution's im2col of the input batch) is computed again on every
+  call; anything else an op takes is a constant.
 - Plan: the backward then runs once on the traced arrays, as `backward()` runs it: latest op
   first, each rule called only for the inputs that need a gradient. What each rule returns
   decides the line written for it: none for None, a `sum_to` where a gradient must be summed
@@ -57,9 +59,9 @@ Refused with NotReplayable, naming the construct and your line
   another compiled function.
 - A trace that differs from the one before it: other ops (control flow on `.data` or numpy
   values), or a constant array with other values (a mask or one-hot target computed from the
-  data, a random draw). An array argument that no op takes as an input (class labels in a
-  loss, which reach it through numpy) is compared by value on every call, and new values are
-  traced and checked the same way.
+  data, a random draw). An array argument that no op takes as an input (labels turned into a
+  mask with numpy: `y == classes`) is compared by value on every call, and new values are
+  traced and checked the same way; nn's losses index with the labels, which is replayed.
 
 Not seen by a replay (keep such steps eager)
 - Side effects of the function (printing, appending to lists, in-place changes of arrays)
@@ -248,13 +250,18 @@ def _describe(entry: tuple) -> str:
 # ---------------------------------------------------------------- tracing
 class _Recorder(engine.Observer):
     """Watches the tape while the function runs: each recorded op, with its input arrays and
-    the user's line that called it. A backward pass is refused."""
+    the user's line that called it, and each op called on plain arrays (a convolution's
+    im2col of an input batch), which records nothing. A backward pass is refused."""
 
     def __init__(self) -> None:
         self.ops: list[tuple[Tensor, list, str]] = []
+        self.calls: list[tuple[Any, engine.Primitive, tuple, dict, str]] = []
 
     def on_forward(self, out: Tensor, arrays: list) -> None:
         self.ops.append((out, arrays, user_location()))
+
+    def on_plain(self, prim: engine.Primitive, inputs: tuple, params: dict, result: Any) -> None:
+        self.calls.append((result, prim, inputs, params, user_location()))
 
     def on_backward_begin(self, roots: list[Node | Tensor]) -> None:
         _refuse(
@@ -264,7 +271,7 @@ class _Recorder(engine.Observer):
         )
 
 
-def _trace(fn: Callable, args: tuple) -> tuple[Any, list]:
+def _trace(fn: Callable, args: tuple) -> tuple[Any, _Recorder]:
     """Run `fn` eagerly under the recorder, refusing what a replay could not repeat."""
     global _tracing
     recorder = _Recorder()
@@ -279,7 +286,7 @@ def _trace(fn: Callable, args: tuple) -> tuple[Any, list]:
         engine._observers.remove(recorder)
     if _refusal:  # the function caught the error; the refusal stands
         raise _refusal.pop()
-    return loss, recorder.ops
+    return loss, recorder
 
 
 _VALUE_READS = {
@@ -347,16 +354,19 @@ class _Plan:
         self.lines: list[str] = []
         self.args = args
         self.arrays = [x.data if isinstance(x, Tensor) else x for x in args]
-        loss, ops = _trace(fn, args)
+        loss, recorder = _trace(fn, args)
+        ops, self.calls = recorder.ops, recorder.calls
         self.loss = self._check_loss(loss)
         self.index = {out._node: k for k, (out, _, _) in enumerate(ops)}
         self.made = {id(out.data): k for k, (out, _, _) in enumerate(ops)}  # by their arrays
+        self.plain = {id(c[0]): m for m, c in enumerate(self.calls) if id(c[0]) not in self.made}
         self.root = self._check_root(loss)
-        self._forward([(k, *ops[k]) for k in sorted(_ancestors(ops, self.root, self.made))])
+        needed = _ancestors(ops, self.calls, self.root, self.made, self.plain)
+        self._forward([(k, *ops[k]) for k in sorted(needed)])
         self._backward(_seed(loss, None, False))
         self.source = self._write()
         del self.values, self.fixed, self.used, self._names, self.lines, self.args, self.arrays
-        del self.ops, self.inputs, self.params, self.made
+        del self.ops, self.inputs, self.params, self.made, self.calls, self.plain
 
     def _check_loss(self, loss: Any) -> np.ndarray:
         if not isinstance(loss, Tensor):
@@ -384,7 +394,7 @@ class _Plan:
         self.ops = ops
         self.inputs: dict[int, list[str]] = {}  # the names of each op's inputs
         self.params: dict[int, dict[str, str]] = {}  # and of its keyword parameters
-        self.lines.append("# forward: the recorded ops")
+        self.lines.append("# forward: the recorded ops, and ops on plain arrays they take")
         for k, out, arrays, where in ops:
             node = out._node
             if node.extras is not None and (node.extras._hooks or node.extras.retained):
@@ -407,7 +417,7 @@ class _Plan:
             self.lines.append(f"v{k} = {call}  # {where}")
             self.values[f"v{k}"] = out.data
         # An array argument that no op takes reaches the step only through numpy or .data
-        # (class labels in a loss): the program guards its values, so new ones are checked.
+        # (labels made a mask with ==): the program guards its values, so new ones are checked.
         self.snapshots = [
             i
             for i, x in enumerate(self.args)
@@ -467,6 +477,8 @@ class _Plan:
             name = repr(value)
         elif id(value) in self._names:
             return self._names[id(value)]
+        elif id(value) in self.plain:
+            return self._computed(value)
         else:
             for i, arg_array in enumerate(self.arrays):
                 if isinstance(value, np.ndarray) and np.may_share_memory(value, arg_array):
@@ -482,6 +494,37 @@ class _Plan:
         if not isinstance(value, np.ndarray):  # an array may change in place, as in eager
             self.fixed.add(name)
         return name
+
+    def _computed(self, value: Any) -> str:
+        """The name of an op's result on plain values (an input batch's im2col, computed again
+        on every call): its line is written, after those of the plain results it takes, in the
+        order they ran (a stack, not recursion: such chains have no depth limit)."""
+        todo, stack = set(), [self.plain[id(value)]]
+        while stack:
+            m = stack.pop()
+            if m not in todo:
+                todo.add(m)
+                _, _, inputs, params, _ = self.calls[m]
+                stack += [
+                    self.plain[id(v)]
+                    for v in (*inputs, *params.values())
+                    if id(v) in self.plain and id(v) not in self._names
+                ]
+        for m in sorted(todo):
+            result, prim, inputs, params, where = self.calls[m]
+            names = [
+                self._input(x, x, f"input #{i} of {prim.name} ({where})")
+                for i, x in enumerate(inputs)
+            ]
+            given = {
+                k: self._param(v, f"parameter {k} of {prim.name} ({where})")
+                for k, v in params.items()
+            }
+            call = self._expression(prim.forward, prim.name, names, given, result)
+            self.lines.append(f"w{m} = {call}  # {where}")
+            self.values[f"w{m}"] = result
+            self._names[id(result)] = f"w{m}"
+        return self._names[id(value)]
 
     def _expression(
         self,
@@ -682,8 +725,9 @@ class _Plan:
         names = ", ".join(f"x{i}" for i in range(n)) + ("," if n == 1 else "")
         body = [
             f"# {self.fn_name}, replayed. xI: argument I, aI its array; tJ: leaf tensor J, pJ its",
-            "# array; vK: op K's output, gK its gradient; dxI, dtJ: .grad of xI, tJ; cJ, kJ,",
-            "# sI: constants, gradients made once, argument I as traced.",
+            "# array; vK: op K's output, gK its gradient; wM: an op's result on plain arrays;",
+            "# dxI, dtJ: .grad of xI, tJ; cJ, kJ, sI: constants, gradients made once, argument I",
+            "# as traced.",
             "# guards: what this program was written for (anything else is traced again)",
             f"if len(args) != {n} or not engine._grad_enabled or observers:",
             "    return None",
@@ -735,7 +779,7 @@ def _any(conditions: list[str]) -> list[str]:
     return [*lines, "):", "    return None"]
 
 
-_LOCAL = re.compile(r"(args|(dx|dt|[xatpvgcks])\d+)")  # the program's own names
+_LOCAL = re.compile(r"(args|(dx|dt|[xatpvwgcks])\d+)")  # the program's own names
 
 
 _SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
@@ -796,19 +840,31 @@ def _is_literal(value: Any) -> bool:
     return type(value) is float and math.isfinite(value)
 
 
-def _ancestors(ops: list[tuple[Tensor, list, str]], root: int, made: dict[int, int]) -> set[int]:
+def _ancestors(
+    ops: list[tuple[Tensor, list, str]],
+    calls: list[tuple],
+    root: int,
+    made: dict[int, int],
+    plain: dict[int, int],
+) -> set[int]:
     """Tape positions of the traced ops the root depends on: through the nodes of its inputs,
-    and through arrays that ops made and another op took as a detached tensor or `.data`
-    (iterative: depth is unbounded)."""
+    through arrays that ops made and another op took as a detached tensor or `.data`, and
+    through ops on plain arrays between them (iterative: depth is unbounded)."""
     index = {out._node: k for k, (out, _, _) in enumerate(ops)}
-    seen, stack = {root}, [root]
+    seen, passed = {root}, set()
+    stack = [zip(ops[root][0]._node.inputs, ops[root][1])]
     while stack:
-        out, arrays, _ = ops[stack.pop()]
-        for x, array in zip(out._node.inputs, arrays):
+        for x, array in stack.pop():
             k = index.get(x) if type(x) is Node else made.get(id(array))
             if k is not None and k not in seen:
                 seen.add(k)
-                stack.append(k)
+                out, arrays, _ = ops[k]
+                stack.append(zip(out._node.inputs, arrays))
+            m = plain.get(id(array)) if k is None else None
+            if m is not None and m not in passed:
+                passed.add(m)
+                values = (*calls[m][2], *calls[m][3].values())
+                stack.append(zip(values, values))
     return seen
 
 
@@ -1096,7 +1152,7 @@ def _check_same(before: _Plan, now: _Plan) -> None:
     if now.snapshots:
         hint = (
             f"; argument #{now.snapshots[0]} is not an op's input, so its values reach the step "
-            "only through numpy or .data (class labels inside a loss do)"
+            "only through numpy or .data (labels made a mask with == do)"
         )
     for name, where in now.constants:
         if not _same(before.namespace[name], now.namespace[name]):

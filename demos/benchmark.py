@@ -175,16 +175,16 @@ def _sgd(params: list, grads: list, lr: float) -> None:
         p -= lr * g
 
 
-def _forward_backward(loss_of: Callable[[], Any], replay: bool) -> Callable[[], Any]:
-    """autograd_lite's forward and backward of `loss_of()`, returning the loss: eager, or
+def _forward_backward(loss_of: Callable[..., Any], replay: bool) -> Callable[..., Any]:
+    """autograd_lite's forward and backward of `loss_of(*args)`, returning the loss: eager, or
     replayed by `al.compile` (the `replay` engine: the same numbers, recorded once)."""
     if replay:
         import autograd_lite as al
 
         return al.compile(loss_of)
 
-    def step() -> Any:
-        loss = loss_of()
+    def step(*args: Any) -> Any:
+        loss = loss_of(*args)
         loss.backward()
         return loss
 
@@ -674,11 +674,12 @@ class _Classifier(Workload):
             q.data[...] = p[n]
         optimizer = nn.optim.SGD(params, lr=self.lr)
         loss_fn, x, y = nn.CrossEntropyLoss(), p["x"], p["y"]
-        forward_backward = _forward_backward(lambda: loss_fn(model(x), y), replay)
+        # The batch is an argument, as in a training loop: a replay rebinds it on every call.
+        forward_backward = _forward_backward(lambda x, y: loss_fn(model(x), y), replay)
 
         def step() -> Any:
             optimizer.zero_grad()
-            loss = forward_backward()
+            loss = forward_backward(x, y)
             optimizer.step()
             return loss
 

@@ -80,22 +80,24 @@ def _train(model_fn, loss, optimizer, batches, compiled: bool) -> list[np.ndarra
     opt = optimizer(model.parameters())
     fn = lambda x, y: loss(model(x), y)  # noqa: E731
     step = al.compile(fn) if compiled else None
-    for x, y in batches:
-        opt.zero_grad()
-        if step is None:
-            fn(x, y).backward()
-        else:
-            step(x, y)
-        opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetraceWarning)  # new batches are replayed, not traced
+        for x, y in batches:
+            opt.zero_grad()
+            if step is None:
+                fn(x, y).backward()
+            else:
+                step(x, y)
+            opt.step()
     return [p.data for p in model.parameters()]
 
 
 def _batches(dtype, targets, n=6, size=16):
     rng = np.random.default_rng(1)
-    xs = [rng.standard_normal((size, 5)).astype(dtype) for _ in range(n)]
-    if targets == "classes":  # the same labels each time: a loss's mask is made from them
-        labels = rng.integers(0, 3, size)
-        return [(x, labels) for x in xs]
+    shape = (size, 2, 6, 6) if targets == "images" else (size, 5)
+    xs = [rng.standard_normal(shape).astype(dtype) for _ in range(n)]
+    if targets in ("classes", "images"):  # new labels each batch: the loss indexes with them
+        return [(x, rng.integers(0, 3, size)) for x in xs]
     return [(al.Tensor(x), al.Tensor(rng.standard_normal((size, 3)).astype(dtype))) for x in xs]
 
 
@@ -116,8 +118,21 @@ def _batches(dtype, targets, n=6, size=16):
             np.float64,
             "values",
         ),
+        (  # the im2col of each new batch is an op on a plain array: replayed, not frozen
+            lambda: nn.Sequential(
+                nn.Conv2d(2, 4, 3, padding=1, rng=3),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(36, 3, rng=4),
+            ),
+            nn.CrossEntropyLoss(),
+            lambda p: nn.optim.SGD(p, lr=0.1),
+            np.float64,
+            "images",
+        ),
     ],
-    ids=["mlp-crossentropy-adam-float32", "sequential-mse-sgd-float64"],
+    ids=["mlp-crossentropy-adam-float32", "sequential-mse-sgd-float64", "conv-crossentropy-sgd"],
 )
 def test_nn_training_replayed_matches_eager(model_fn, loss, optimizer, dtype, targets):
     batches = _batches(dtype, targets)
@@ -442,12 +457,15 @@ def test_a_mask_made_from_data_is_refused_when_it_changes():
     assert "input #1 of mul" in message and "changed" in message
 
 
-def test_class_labels_that_change_later_are_checked_not_frozen():
+def test_labels_made_a_mask_with_numpy_are_checked_not_frozen():
     model = nn.Linear(4, 3, rng=0)
-    loss = nn.CrossEntropyLoss()
+
+    def loss_fn(x, y):  # the mask reaches the step as a constant, made from y by numpy
+        return -(al.log_softmax(model(x), axis=1) * (y[:, None] == np.arange(3))).sum()
+
     x = np.ones((2, 4))
     labels = [np.array([0, 1]), np.array([0, 1]), np.array([0, 1]), np.array([2, 2])]
-    message = _refused(lambda x, y: loss(model(x), y), x, lambda call: labels[call], calls=4)
+    message = _refused(loss_fn, x, lambda call: labels[call], calls=4)
     assert "argument #1 is not an op's input" in message
 
 
