@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite import Tensor
+from autograd_lite import Tensor, ops
 from autograd_lite.dtypes import REAL, require_numbers
 from autograd_lite.errors import user_location
 
@@ -43,7 +43,9 @@ def as_input(x: Array, who: object) -> Tensor | np.ndarray:
     if x.dtype.kind == "f":
         return x
     require_numbers(x.dtype, who, "input", REAL)
-    return array_of(x).astype(np.float64)  # an integer Tensor cannot require grad: no graph
+    # An integer Tensor cannot require grad: no graph. The op (not numpy's astype) lets a
+    # compiled step convert each new batch, where numpy's copy would be frozen.
+    return ops.astype(array_of(x), dtype=np.float64)
 
 
 def loss_input(x: Array, who: object) -> Tensor:

@@ -37,7 +37,10 @@ def _constant(value: Array, like: Array) -> Tensor | np.ndarray:
     """A Tensor that requires grad as is; anything else as an array of `like`'s float dtype."""
     if isinstance(value, Tensor) and value.requires_grad:
         return value
-    return array_of(value).astype(_float_dtype(like), copy=False)
+    array, dtype = array_of(value), _float_dtype(like)
+    # The op, not numpy's astype: a compiled step converts each new target (numpy's copy
+    # would be a constant of the trace).
+    return array if array.dtype == dtype else ops.astype(array, dtype=dtype)
 
 
 def _matching_target(x: Array, target: Array, who: object) -> Tensor | np.ndarray:

@@ -191,6 +191,32 @@ def _is_float(x) -> bool:
     return isinstance(x, al.Tensor | np.ndarray) and np.asarray(x).dtype.kind == "f"
 
 
+def test_conversions_of_new_batches_are_replayed():
+    """uint8 images become float64 and float64 targets a float32 model's dtype through ops on
+    plain arrays, which the program repeats for each batch rather than freezing the first."""
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, rng=0, dtype=np.float32),
+        nn.Flatten(),
+        nn.Linear(8, 1, rng=1, dtype=np.float32),
+    )
+    fn = lambda x, y: nn.MSELoss()(model(x).astype(np.float32), y)  # noqa: E731
+    step = al.compile(fn)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetraceWarning)
+        for _ in range(4):
+            x = rng.integers(0, 255, (5, 1, 4, 4)).astype(np.uint8)
+            y = rng.standard_normal((5, 1))
+            model.zero_grad()
+            fn(x, y).backward()
+            expected = [p.grad for p in model.parameters()]
+            model.zero_grad()
+            step(x, y)
+            for p, g in zip(model.parameters(), expected):
+                np.testing.assert_array_equal(p.grad, g)
+    assert "astype(" in step.source.split("# backward")[0]
+
+
 def test_labels_in_an_index_are_rebound_on_every_call():
     model = nn.Linear(4, 3, rng=0)
     rows = np.arange(8)
