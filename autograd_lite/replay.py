@@ -35,6 +35,12 @@ How a step becomes a replay
   `try` whose handlers only raise) is written out rather than called, if it gives the same
   array on the traced values; a line or part of one whose inputs never change (the loss's
   seed and what follows from it, shapes) is computed once.
+- Buffers: a line whose value does not outlive the call (not the loss, not an array kept as
+  a `.grad`, not a view of either) computes its large ufunc results (`*`, `>`, `@`,
+  np.maximum, 64 KiB or more) and reshapes that copy into arrays the program keeps, `out=bN`,
+  instead of new ones. With glibc's malloc a large new array is mapped in (or trimmed off the
+  heap when freed) on every call and its pages fault in again; a kept one faults once. Such a
+  program runs one call at a time, under a lock, and holds those arrays between calls.
 - Check: the next call with the same argument signature traces again and must write the same
   program, with equal constants. A difference means the step depends on values a replay
   would freeze, and it is refused (below). From then on, calls run the program.
@@ -83,6 +89,8 @@ import inspect
 import linecache
 import math
 import re
+import threading
+import tokenize
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -92,7 +100,7 @@ import numpy as np
 from . import engine
 from .engine import Node, _accumulate, _seed, _sum_back
 from .errors import user_location
-from .ops.shape import sum_to
+from .ops.shape import reshape, sum_to
 from .tensor import Tensor, _make
 
 
@@ -364,6 +372,7 @@ class _Plan:
         needed = _ancestors(ops, self.calls, self.root, self.made, self.plain)
         self._forward([(k, *ops[k]) for k in sorted(needed)])
         self._backward(_seed(loss, None, False))
+        self._buffer()
         self.source = self._write()
         del self.values, self.fixed, self.used, self._names, self.lines, self.args, self.arrays
         del self.ops, self.inputs, self.params, self.made, self.calls, self.plain
@@ -680,6 +689,45 @@ class _Plan:
                 t.grad = t.grad + np.asarray(g, dtype=dtype)
         self.gradients = []
 
+    # -- buffers
+    def _buffer(self) -> None:
+        """Let the program keep its large arrays from call to call, where that is safe.
+
+        A large array that numpy allocates anew on every call is, with glibc's malloc, mapped
+        in (or trimmed from the heap when freed) each time, and its pages fault in again: ~2,000
+        faults per step of the conv benchmark. A buffer the program keeps is faulted in once.
+        Each line whose value does not outlive the call (not the loss, not a `.grad` kept as
+        is, not a view of either: `_escaping`) is run once here on the traced arrays; each
+        part of it that is a ufunc (`*`, `>`, `@`, np.maximum, ...) or a reshape that copies,
+        and makes an array of _BUFFER_BYTES or more, is written to compute into a buffer bN of
+        that array's shape, dtype and layout (`out=bN`). The line is kept only if it gives the
+        same array as before. Two threads calling the step at once would share the buffers, so
+        a program with buffers runs under a lock.
+        """
+        statements = [_statement(line) for line in self.lines]
+        escaping = _escaping(statements, f"v{self.root}", self.namespace)
+        env = {name: v for name, v in self.values.items() if re.fullmatch(r"[ap]\d+", name)}
+        self.buffers = 0
+        for i, statement in enumerate(statements):
+            if statement is None or not isinstance(statement.targets[0], ast.Name):
+                continue  # a comment, or a leaf's .grad: the end of the program
+            value = statement.value
+            try:
+                result = _evaluate(value, self.namespace, env)
+            except Exception:  # the program will raise it; no buffers from here on
+                break
+            if i not in escaping:
+                count = self.buffers
+                buffered = _Buffered(self, env).visit(value)
+                if self.buffers > count and _same(_evaluate(buffered, self.namespace, env), result):
+                    statement.value = buffered
+                    self.lines[i] = ast.unparse(statement) + _comment(self.lines[i])
+                else:  # a line that computes otherwise with out=: kept as it was
+                    for n in range(count, self.buffers):
+                        del self.namespace[f"b{n}"]
+                    self.buffers = count
+            env[statement.targets[0].id] = result
+
     # -- the program
     def _write(self) -> str:
         """The program: guards, the forward and backward lines, the `.grad` lines."""
@@ -734,9 +782,13 @@ class _Plan:
             *([f"{names} = args", *_any(kinds)] if n else []),
             *reads,
             *_any(checks),
-            *self.lines,
-            f"return make(v{self.root})",
         ]
+        run = [*self.lines, f"return make(v{self.root})"]
+        if self.buffers:
+            body += ["# one call at a time: the bN buffers are shared by every call"]
+            body += [f"with {self._global(threading.Lock(), 'lock')}:", *(f"    {x}" for x in run)]
+        else:
+            body += run
         return "def replay(*args):\n" + "".join(f"    {line}\n" for line in body)
 
     def compile(self) -> None:
@@ -779,7 +831,7 @@ def _any(conditions: list[str]) -> list[str]:
     return [*lines, "):", "    return None"]
 
 
-_LOCAL = re.compile(r"(args|(dx|dt|[xatpvwgcks])\d+)")  # the program's own names
+_LOCAL = re.compile(r"(args|(dx|dt|[xatpvwgbcks])\d+)")  # the program's own names
 
 
 _SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
@@ -971,12 +1023,9 @@ def _fixed(node: ast.expr, fixed: Callable[[str], bool]) -> bool:
     )
 
 
-class _Rename(ast.NodeTransformer):
-    """An expression of fn's parameters and globals, rewritten in the program's names; fn's
-    own tree stays as parsed (each node visited is copied, not changed)."""
-
-    def __init__(self, arguments: dict[str, str], scope: dict, plan: _Plan) -> None:
-        self.arguments, self.scope, self.plan = arguments, scope, plan
+class _Copying(ast.NodeTransformer):
+    """A transformer that leaves the tree it reads as it was: each node visited is copied,
+    not changed (ast.NodeTransformer edits lists of children in place)."""
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         new = copy.copy(node)
@@ -987,6 +1036,14 @@ class _Rename(ast.NodeTransformer):
                 value = self.visit(value)
             setattr(new, field, value)
         return new
+
+
+class _Rename(_Copying):
+    """An expression of fn's parameters and globals, rewritten in the program's names; fn's
+    own tree stays as parsed."""
+
+    def __init__(self, arguments: dict[str, str], scope: dict, plan: _Plan) -> None:
+        self.arguments, self.scope, self.plan = arguments, scope, plan
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.arguments:
@@ -1133,6 +1190,153 @@ def _atom(expression: str) -> str:
         if isinstance(ast.parse(expression, mode="eval").body, ast.Name | ast.Call)
         else f"({expression})"
     )
+
+
+# ---------------------------------------------------------------- buffers
+_BUFFER_BYTES = 1 << 16  # smaller arrays: glibc reuses freed chunks, which do not fault
+
+# The ufunc each operator of the program's lines calls on arrays (`**` is left out: numpy's
+# power takes shortcuts for some exponents that np.power does not).
+_OPERATORS: dict[type, np.ufunc] = {
+    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
+    ast.MatMult: np.matmul, ast.USub: np.negative, ast.Gt: np.greater, ast.GtE: np.greater_equal,
+    ast.Lt: np.less, ast.LtE: np.less_equal, ast.Eq: np.equal, ast.NotEq: np.not_equal,
+}  # fmt: skip
+
+
+def _statement(line: str) -> ast.Assign | None:
+    """A line of the program as an assignment, or None for a comment."""
+    body = ast.parse(line).body
+    return body[0] if body else None
+
+
+def _comment(line: str) -> str:
+    """A line's trailing comment, with the two spaces before it; '' if it has none."""
+    tokens = tokenize.generate_tokens(iter([line]).__next__)
+    comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
+    return "" if comment is None else "  " + comment.string
+
+
+def _evaluate(node: ast.expr, namespace: dict, env: dict) -> Any:
+    expression = ast.fix_missing_locations(ast.Expression(node))
+    return eval(builtins.compile(expression, "<buffer>", "eval"), namespace, env)
+
+
+def _ufunc(node: ast.AST, namespace: dict) -> np.ufunc | None:
+    """The ufunc `node` applies, if it is an operator or a call of one on positional
+    arguments; None otherwise."""
+    if isinstance(node, ast.BinOp | ast.UnaryOp):
+        return _OPERATORS.get(type(node.op))
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        return _OPERATORS.get(type(node.ops[0]))
+    if isinstance(node, ast.Call) and not node.keywords:
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return None
+        try:
+            f = _evaluate(node.func, namespace, {})
+        except Exception:  # not a global (a method of an array): not a ufunc
+            return None
+        return f if isinstance(f, np.ufunc) and f.nout == 1 else None
+    return None
+
+
+def _escaping(statements: list[ast.Assign | None], root: str, namespace: dict) -> set[int]:
+    """The lines whose value may be seen after the call: the loss, the arrays kept as `.grad`,
+    and what those may be views of. Read from the last line up, so that a name that is bound
+    again (`g3 = g3 + ...`) is judged per binding."""
+    escaping, lines = {root}, set()
+    for i in reversed(range(len(statements))):
+        statement = statements[i]
+        if statement is None:
+            continue
+        target = statement.targets[0]
+        if isinstance(target, ast.Name):
+            if target.id not in escaping:
+                continue
+            escaping.discard(target.id)
+            lines.add(i)
+        escaping |= _viewed(statement.value, namespace)
+    return lines
+
+
+def _viewed(node: ast.expr, namespace: dict) -> set[str]:
+    """The program's names whose memory the value of `node` may share: none for a ufunc's
+    result or np.array's copy, either branch's for a conditional, any name read otherwise."""
+    names, todo = set(), [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.IfExp):
+            todo += [n.body, n.orelse]
+        elif _ufunc(n, namespace) is None and not (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name)
+            and namespace.get(n.func.id) is np.array
+        ):
+            names |= {m.id for m in ast.walk(n) if isinstance(m, ast.Name)}
+    return names
+
+
+def _copied(buffer: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """x.reshape(buffer.shape), written into buffer (a reshape that copies reads in C order)."""
+    np.copyto(buffer.reshape(x.shape), x)
+    return buffer
+
+
+class _Buffered(_Copying):
+    """A line's expression with each large ufunc result, and each reshape that copies, written
+    into a new buffer bN: `g5 * (v5 > 0)` becomes `multiply(g5, greater(v5, 0, out=b1),
+    out=b0)`. Each such part is evaluated on the traced arrays to see what it makes."""
+
+    def __init__(self, plan: _Plan, env: dict) -> None:
+        self.plan, self.env = plan, env
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        ufunc = _ufunc(node, self.plan.namespace)
+        source = _reshaped(node, self.plan.namespace)
+        if ufunc is not None or source is not None:
+            value = self._value(node)
+            if source is not None and np.may_share_memory(value, self._value(source)):
+                value = None  # a reshape that is a view allocates nothing
+            if isinstance(value, np.ndarray) and value.nbytes >= _BUFFER_BYTES:
+                return self._into(node, ufunc, source, value)
+        return super().generic_visit(node)
+
+    def _into(self, node: ast.AST, ufunc: Any, source: Any, value: np.ndarray) -> ast.Call:
+        """node, computing into a new buffer the shape, dtype and layout of its value."""
+        name = f"b{self.plan.buffers}"
+        self.plan.namespace[name] = np.empty_like(value)  # order K: value's layout
+        self.plan.buffers += 1
+        buffer = ast.Name(name, ast.Load())
+        if source is not None:
+            copied = ast.Name(self.plan._global(_copied, "copied"), ast.Load())
+            return ast.Call(copied, [buffer, self.visit(source)], [])
+        if isinstance(node, ast.Call):
+            func, args = node.func, node.args
+        else:
+            func = ast.Name(self.plan._global(ufunc, ufunc.__name__), ast.Load())
+            if isinstance(node, ast.BinOp):
+                args = [node.left, node.right]
+            elif isinstance(node, ast.Compare):
+                args = [node.left, node.comparators[0]]
+            else:
+                args = [node.operand]
+        return ast.Call(func, [self.visit(a) for a in args], [ast.keyword("out", buffer)])
+
+    def _value(self, node: ast.expr) -> Any:
+        return _evaluate(node, self.plan.namespace, self.env)
+
+
+def _reshaped(node: ast.AST, namespace: dict) -> ast.expr | None:
+    """What node reshapes, if it is `x.reshape(shape)` or the reshape op's `reshape(x,
+    shape=...)`; None otherwise."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "reshape":
+        return func.value if len(node.args) == 1 and not node.keywords else None
+    if isinstance(func, ast.Name) and namespace.get(func.id) is reshape.__wrapped__:
+        return node.args[0] if len(node.args) == 1 else None
+    return None
 
 
 # ---------------------------------------------------------------- checking

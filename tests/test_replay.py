@@ -2,6 +2,7 @@
 engine's numbers, fills `.grad` as `backward()` does, traces again when shapes change, and
 refuses what it could not replay, naming the construct and the line."""
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ from op_domains import DOMAINS
 
 import autograd_lite as al
 import nn
-from autograd_lite import REGISTRY
+from autograd_lite import REGISTRY, replay
 from autograd_lite.replay import NotReplayable, RetraceWarning
 from demos.benchmark import Lab
 
@@ -143,31 +144,50 @@ def test_nn_training_replayed_matches_eager(model_fn, loss, optimizer, dtype, ta
         np.testing.assert_allclose(r, e, rtol=0, atol=1e-12)
 
 
+@contextlib.contextmanager
+def _buffering(arrays: str):
+    """Replay with buffers for large arrays only (as shipped), or for every array: the tests'
+    arrays are small, so "every" is what puts each line's buffers and escapes under test."""
+    saved = replay._BUFFER_BYTES
+    replay._BUFFER_BYTES = 0 if arrays == "every" else saved
+    try:
+        yield
+    finally:
+        replay._BUFFER_BYTES = saved
+
+
+@pytest.mark.parametrize("arrays", ["large", "every"])
 @given(
     sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4),
     batch=st.integers(1, 5),
     activation=st.sampled_from(["relu", "tanh", "sigmoid", "softplus"]),
     seed=st.integers(0, 2**16),
 )
-def test_replayed_gradients_equal_eager_ones(sizes, batch, activation, seed):
+def test_replayed_gradients_equal_eager_ones(arrays, sizes, batch, activation, seed):
     rng = np.random.default_rng(seed)
     model = nn.MLP(sizes, activation=activation, rng=seed)
     step = al.compile(lambda x, y: nn.MSELoss()(model(x), y))
-    for _ in range(3):  # traced, checked, then replayed
-        x = rng.standard_normal((batch, sizes[0]))
-        y = rng.standard_normal((batch, sizes[-1]))
-        model.zero_grad()
-        nn.MSELoss()(model(x), y).backward()
-        expected = [p.grad for p in model.parameters()]
-        model.zero_grad()
-        step(x, y)
-        for p, g in zip(model.parameters(), expected):
-            np.testing.assert_array_equal(p.grad, g)
+    held = []  # every call's loss and .grad arrays, checked after the last call
+    with _buffering(arrays):
+        for _ in range(4):  # traced, checked, then replayed
+            x = rng.standard_normal((batch, sizes[0]))
+            y = rng.standard_normal((batch, sizes[-1]))
+            model.zero_grad()
+            loss = nn.MSELoss()(model(x), y)
+            loss.backward()
+            expected = [loss.data, *(p.grad for p in model.parameters())]
+            model.zero_grad()
+            replayed = [step(x, y).data, *(p.grad for p in model.parameters())]
+            held.append((replayed, expected))
+    for replayed, expected in held:  # a later call wrote into none of them
+        for r, e in zip(replayed, expected):
+            np.testing.assert_array_equal(r, e)
 
 
+@pytest.mark.parametrize("arrays", ["large", "every"])
 @pytest.mark.parametrize("name", sorted(DOMAINS))
 @given(data=st.data())
-def test_every_primitive_replays_with_the_engines_gradients(name, data):
+def test_every_primitive_replays_with_the_engines_gradients(arrays, name, data):
     """Each op's forward and rules, written out or called, against eager backward: traced,
     checked, then replayed on new inputs of the same shapes."""
     case = data.draw(DOMAINS[name].cases(np.float64), label="case")
@@ -175,20 +195,75 @@ def test_every_primitive_replays_with_the_engines_gradients(name, data):
     out = op(*case.inputs, **case.params)
     weights = np.random.default_rng(0).standard_normal(np.shape(out))
     step = al.compile(lambda *inputs: (op(*inputs, **case.params) * weights).sum())
-    for scale in (1.0, 1.0, 0.9):
-        inputs = [
-            al.Tensor(x * scale, requires_grad=True) if _is_float(x) else x for x in case.inputs
-        ]
-        eager = [al.Tensor(x.data, requires_grad=True) if _is_float(x) else x for x in inputs]
-        (op(*eager, **case.params) * weights).sum().backward()
-        step(*inputs)
-        for x, e in zip(inputs, eager):
-            if _is_float(x):
-                np.testing.assert_array_equal(x.grad, e.grad)
+    held = []
+    with _buffering(arrays):
+        for scale in (1.0, 1.0, 0.9, 1.1):
+            inputs = [
+                al.Tensor(x * scale, requires_grad=True) if _is_float(x) else x for x in case.inputs
+            ]
+            eager = [al.Tensor(x.data, requires_grad=True) if _is_float(x) else x for x in inputs]
+            (op(*eager, **case.params) * weights).sum().backward()
+            step(*inputs)
+            held += [(x.grad, e.grad) for x, e in zip(inputs, eager) if _is_float(x)]
+    for replayed, expected in held:
+        np.testing.assert_array_equal(replayed, expected)
 
 
 def _is_float(x) -> bool:
     return isinstance(x, al.Tensor | np.ndarray) and np.asarray(x).dtype.kind == "f"
+
+
+def _held_calls(fn, batches, params) -> list[tuple[list, list]]:
+    """Per batch: the compiled step's loss and .grad arrays, and eager's, all held until the
+    last call (a buffer shared with a value the user holds would be overwritten by then)."""
+    step = al.compile(fn)
+    held = []
+    for batch in batches:
+        for p in params:
+            p.grad = None
+        loss = fn(*batch)
+        loss.backward()
+        expected = [loss.data, *(p.grad for p in params)]
+        for p in params:
+            p.grad = None
+        held.append(([step(*batch).data, *(p.grad for p in params)], expected))
+    return held, step.source
+
+
+def test_large_arrays_are_computed_into_buffers_kept_across_calls():
+    model = nn.Sequential(nn.Linear(64, 512, rng=0), nn.ReLU(), nn.Linear(512, 10, rng=1))
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((64, 64)), rng.integers(0, 10, 64)) for _ in range(4)]
+    fn = lambda x, y: nn.CrossEntropyLoss()(model(x), y)  # noqa: E731
+    held, source = _held_calls(fn, batches, list(model.parameters()))
+    for replayed, expected in held:
+        for r, e in zip(replayed, expected):
+            np.testing.assert_array_equal(r, e)
+    assert "with lock" in source
+    assert "out=b0" in source  # (64, 512) float64: 256 KiB, over _BUFFER_BYTES
+
+
+@pytest.mark.parametrize(
+    ("fn", "buffered"),
+    [
+        # dw = g * x is fresh, so backward() keeps it as w.grad: it must be a new array
+        # on every call, never a buffer.
+        (lambda w, x: (w * x).sum(), False),
+        # dw is a reshape (a view) of g * x, so .grad gets a copy, and g * x may be a buffer.
+        (lambda w, x: (w.reshape(x.shape) * x).sum(), True),
+    ],
+    ids=["kept-as-grad", "copied-into-grad"],
+)
+def test_gradients_kept_as_grad_are_never_buffers(fn, buffered):
+    w = al.Tensor(np.ones((128, 128)), requires_grad=True)  # 128 KiB: over _BUFFER_BYTES
+    rng = np.random.default_rng(0)
+    shape = (128, 128) if not buffered else (128 * 128,)
+    batches = [(rng.standard_normal(shape),) for _ in range(4)]
+    held, source = _held_calls(lambda x: fn(w, x), batches, [w])
+    for replayed, expected in held:
+        for r, e in zip(replayed, expected):
+            np.testing.assert_array_equal(r, e)
+    assert ("out=" in source) is buffered
 
 
 def test_conversions_of_new_batches_are_replayed():
