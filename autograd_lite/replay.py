@@ -375,7 +375,7 @@ class _Plan:
         self._buffer()
         self.source = self._write()
         del self.values, self.fixed, self.used, self._names, self.lines, self.args, self.arrays
-        del self.ops, self.inputs, self.params, self.made, self.calls, self.plain
+        del self.ops, self.inputs, self.params, self.made, self.calls, self.plain, self.index
 
     def _check_loss(self, loss: Any) -> np.ndarray:
         if not isinstance(loss, Tensor):
@@ -707,6 +707,11 @@ class _Plan:
         statements = [_statement(line) for line in self.lines]
         escaping = _escaping(statements, f"v{self.root}", self.namespace)
         env = {name: v for name, v in self.values.items() if re.fullmatch(r"[ap]\d+", name)}
+        last = {}  # the line that reads a name last: env lets it go there (a step's arrays)
+        for i, statement in enumerate(statements):
+            for node in ast.walk(statement.value) if statement else ():
+                if isinstance(node, ast.Name):
+                    last[node.id] = i
         self.buffers = 0
         for i, statement in enumerate(statements):
             if statement is None or not isinstance(statement.targets[0], ast.Name):
@@ -726,6 +731,8 @@ class _Plan:
                     for n in range(count, self.buffers):
                         del self.namespace[f"b{n}"]
                     self.buffers = count
+            for name in [name for name in env if last.get(name) == i]:
+                del env[name]
             env[statement.targets[0].id] = result
 
     # -- the program
