@@ -782,7 +782,7 @@ class _Plan:
             f"# {self.fn_name}, replayed. xI: argument I, aI its array; tJ: leaf tensor J, pJ its",
             "# array; vK: op K's output, gK its gradient; wM: an op's result on plain arrays;",
             "# dxI, dtJ: .grad of xI, tJ; cJ, kJ, sI: constants, gradients made once, argument I",
-            "# as traced.",
+            "# as traced; bN: buffers the program keeps from call to call.",
             "# guards: what this program was written for (anything else is traced again)",
             f"if len(args) != {n} or not engine._grad_enabled or observers:",
             "    return None",

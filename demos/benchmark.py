@@ -15,11 +15,13 @@ Method
   `--rounds` rounds (3); in each, every engine runs once in its own fresh process
   (`python -m demos.benchmark --worker NAME ENGINE`) that imports only that engine and keeps
   glibc's default allocator. It sets up, warms up, times `blocks` blocks of `steps` steps and
-  reports its median time per unit and its peak resident set (VmHWM on Linux), at the end of
-  setup and at the end. The engine order rotates from round to round, so drift (another
-  process, CPU clock) hits all engines alike. An engine's ratio in a round is its time over
-  numpy's in the same round; reported are the medians over the rounds of those ratios, of the
-  times, of the peaks and of what the workload added to the peak over imports and setup.
+  reports its median time per unit, its peak resident set (VmHWM on Linux) at the end of
+  setup and at the end, and the minor page faults per step of its timed blocks (`pf`: freed
+  memory the allocator gave back and maps in again). The engine order rotates from round to
+  round, so drift (another process, CPU clock) hits all engines alike. An engine's ratio in a
+  round is its time over numpy's in the same round; reported are the medians over the rounds
+  of those ratios, of the times, of the peaks, of what the workload added to the peak over
+  imports and setup, and of the page faults.
 - Second column, "in-process, freed memory kept": all engines in this process, `--rounds`
   rounds after a warm-up, one block each per round in the rotated order, ratios taken the same
   way. glibc's malloc is told to keep freed memory (mallopt: M_MMAP_THRESHOLD 32 MB,
@@ -1049,15 +1051,23 @@ def _rss_mb() -> float:
 
 def run_worker(name: str, engine: str, quick: bool) -> dict[str, Any]:
     """One engine on one workload in this fresh process, with glibc's default allocator: set
-    up, warm up, time `blocks` blocks; the median time per unit and the peak resident set."""
+    up, warm up, time `blocks` blocks; the median time per unit, the peak resident set, and
+    the minor page faults per step of the timed blocks (memory the allocator gave back to the
+    OS and maps in again: what a fresh process pays for large temporaries)."""
     workload = WORKLOADS[name](quick)
     runner = workload.build(engine)
     setup = _rss_mb()
     for _ in range(workload.warmup):
         runner.step()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     times = _time_blocks(workload, runner, workload.blocks)
-    peak = _rss_mb()
-    return {"time_s": float(np.median(times)), "peak_rss_mb": peak, "setup_rss_mb": setup}
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return {
+        "time_s": float(np.median(times)),
+        "peak_rss_mb": _rss_mb(),
+        "setup_rss_mb": setup,
+        "faults_per_step": faults / (workload.blocks * workload.steps),
+    }
 
 
 def _fresh_process(name: str, engine: str, quick: bool, threads: int | None) -> dict[str, Any]:
@@ -1142,6 +1152,8 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
             summary["peak_rss_mb"] = float(np.median([r["peak_rss_mb"] for r in rounds]))
             added = [r["peak_rss_mb"] - r["setup_rss_mb"] for r in rounds]
             summary["added_rss_mb"] = float(np.median(added))
+            faults = [r["faults_per_step"] for r in rounds]
+            summary["faults_per_step"] = float(np.median(faults))
         summaries[engine] = summary
     return summaries
 
@@ -1301,7 +1313,8 @@ def _cell(row: dict[str, Any], engine: str, table: str) -> str:
     if table == "memory":
         # What the workload added over the engine's own imports and setup, in parentheses:
         # imports differ a lot between engines (PyTorch's alone is ~220 MB).
-        return f"{result['peak_rss_mb']:.0f} MB (+{result['added_rss_mb']:.0f})"
+        memory = f"{result['peak_rss_mb']:.0f} MB (+{result['added_rss_mb']:.0f})"
+        return f"{memory}, {result['faults_per_step']:.0f} pf"
     text = _duration(result["median_s"])
     if engine == "numpy" or result["ratio"] is None:
         return text
@@ -1346,8 +1359,8 @@ def _table_title(report: dict[str, Any], table: str) -> str:
         )
     if table == "memory":
         return (
-            "peak resident set (+ added over imports and setup), from the same fresh "
-            "processes, medians over the rounds"
+            "peak resident set (+ added over imports and setup) and minor page faults per step "
+            "in the timed blocks (pf), from the same fresh processes, medians over the rounds"
         )
     malloc = report["modes"]["in_process"]["malloc"]
     return (

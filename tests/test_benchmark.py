@@ -86,7 +86,7 @@ def test_quick_run_measures_memory_in_the_fresh_processes(quick_run):
             fresh = w["engines"][engine]["fresh"]
             for r in fresh["rounds"]:
                 assert 0 < r["setup_rss_mb"] <= r["peak_rss_mb"], (w["name"], engine)
-            assert fresh["added_rss_mb"] >= 0
+            assert fresh["added_rss_mb"] >= 0 and fresh["faults_per_step"] >= 0
 
 
 def test_quick_run_records_the_machine(quick_run):
@@ -201,3 +201,11 @@ def test_unknown_engine_is_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--engines", "numpy,jax"])
     assert "unknown engines ['jax']" in capsys.readouterr().err
+
+
+def test_a_replayed_conv_step_faults_no_more_pages_in_than_numpys():
+    """The replay keeps its large arrays in buffers, so after its first calls a fresh process
+    maps no new memory per step (0 on glibc, where numpy's own step faults ~670 pages in)."""
+    numpy_faults = _worker("conv", "numpy")["faults_per_step"]
+    replay_faults = _worker("conv", "replay")["faults_per_step"]
+    assert replay_faults <= numpy_faults
