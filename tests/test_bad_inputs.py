@@ -382,7 +382,7 @@ def test_primitive_computes_what_numpy_computes_or_says_what_is_wrong(name, data
     if not any(isinstance(x, Tensor) for x in inputs):
         # No Tensor at all: the op is documented to be its plain numpy forward, errors included.
         if exc is None and numpy_exc is None and np.asarray(ours).dtype.kind in NUMBERS:
-            assert_same_array(ours, theirs)
+            assert_same_array(ours, theirs, rtol=_reordered_rtol(name, np.asarray(ours).dtype))
         return
     if exc is not None:
         index_error_ok = name in ("getitem", "scatter_add")
@@ -395,9 +395,18 @@ def test_primitive_computes_what_numpy_computes_or_says_what_is_wrong(name, data
         return
     assert numpy_exc is None, f"{kind}: ours gave {ours!r}, numpy raised {numpy_exc!r}"
     assert isinstance(ours, Tensor)
-    # fold adds overlapping windows in another order than its reference: rounding differs.
-    assert_same_array(ours.data, theirs, f"{name} after {kind}", 1e-12 if name == "fold" else 0)
+    rtol = _reordered_rtol(name, ours.dtype)
+    assert_same_array(ours.data, theirs, f"{name} after {kind}", rtol)
     _check_backward(name, kind, inputs, params, valid, ours)
+
+
+def _reordered_rtol(name: str, dtype: np.dtype) -> float:
+    """fold and max_unpool add overlapping windows kernel position by kernel position, their
+    references window by window: the same sums in another order, so rounding may differ by
+    an ulp or so of the dtype (float16: 3.4785 against 3.4766 for -2 - 2.479 + 1)."""
+    if name not in ("fold", "max_unpool"):
+        return 0.0
+    return {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-5}.get(np.dtype(dtype), 1e-12)
 
 
 def _check_backward(name: str, kind: str, inputs: list, params: dict, valid: tuple, out) -> None:
