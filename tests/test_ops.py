@@ -361,3 +361,10 @@ def test_the_testing_kit_needs_hypothesis_only_for_strategies():
         "kit.tensors; assert 'hypothesis' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_transpose_takes_a_lone_int_as_a_1d_arrays_axes_as_numpy_does():
+    x = al.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    y = al.ops.transpose(x, axes=0)  # np.ones(3).transpose(0) is allowed
+    (y * al.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 3.0])

@@ -41,8 +41,9 @@ def transpose(x, *, axes=None):
 def _transpose_vjp(g, out, x, *, axes=None):
     if axes is None:
         return transpose(g)
-    # g.ndim, not x.ndim: a rule that never reads x lets the node drop x's array.
-    return transpose(g, axes=tuple(np.argsort([a % g.ndim for a in axes])))
+    # g.ndim, not x.ndim: a rule that never reads x lets the node drop x's array. atleast_1d:
+    # numpy also takes a lone int as a 1-D array's axes.
+    return transpose(g, axes=tuple(np.argsort([a % g.ndim for a in np.atleast_1d(axes)])))
 
 
 @primitive
