@@ -927,6 +927,12 @@ def _ancestors(
     return seen
 
 
+def _evaluate(node: ast.expr, namespace: dict, env: dict) -> Any:
+    """The value of an expression's syntax tree, with these globals and locals."""
+    expression = ast.fix_missing_locations(ast.Expression(node))
+    return eval(builtins.compile(expression, "<replay>", "eval"), namespace, env)
+
+
 # ---------------------------------------------------------------- inlining
 def _inlined(fn: Callable, names: list[str], params: dict[str, str], plan: _Plan) -> str | None:
     """fn's result as one expression of the program's names, or None if fn is not written as
@@ -1010,7 +1016,7 @@ def _decided(test: ast.expr, arguments: dict[str, str], plan: _Plan, scope: dict
         return None
     local = {k: plan.values[v] for k, v in arguments.items()}
     try:
-        return bool(eval(builtins.compile(ast.Expression(test), "<test>", "eval"), scope, local))
+        return bool(_evaluate(test, scope, local))
     except Exception:  # undecidable here: the call stays
         return None
 
@@ -1126,11 +1132,8 @@ class _Fold:
         if isinstance(node, ast.keyword):
             return ast.keyword(node.arg, self._folded(node.value))
         plan = self.plan
-        expression = ast.fix_missing_locations(ast.Expression(node))
         try:
-            value = eval(
-                builtins.compile(expression, "<fold>", "eval"), plan.namespace, plan.values
-            )
+            value = _evaluate(node, plan.namespace, plan.values)
         except Exception:
             return node
         if _is_literal(value) or (type(value) is tuple and all(map(_is_literal, value))):
@@ -1222,11 +1225,6 @@ def _comment(line: str) -> str:
     tokens = tokenize.generate_tokens(iter([line]).__next__)
     comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
     return "" if comment is None else "  " + comment.string
-
-
-def _evaluate(node: ast.expr, namespace: dict, env: dict) -> Any:
-    expression = ast.fix_missing_locations(ast.Expression(node))
-    return eval(builtins.compile(expression, "<buffer>", "eval"), namespace, env)
 
 
 def _ufunc(node: ast.AST, namespace: dict) -> np.ufunc | None:

@@ -181,10 +181,7 @@ def _pick(log_probs: Tensor, labels: np.ndarray, axis: int, reduction: str) -> T
     """-log_probs at the target classes, reduced. The pick is an index that holds the labels
     themselves (the other axes' positions as broadcast ranges), so a compiled step rebinds
     them on every call; a one-hot mask made from them with numpy would be frozen."""
-    ranges = [
-        np.arange(n).reshape([n if j == i else 1 for j in range(labels.ndim)])
-        for i, n in enumerate(labels.shape)
-    ]
+    ranges = np.indices(labels.shape, sparse=True)
     picked = ops.getitem(log_probs, index=(*ranges[:axis], labels, *ranges[axis:]))
     if reduction == "none" or not labels.size:  # the mean of no examples is NaN, as in torch
         return _reduce(ops.neg(picked), reduction)
