@@ -18,7 +18,9 @@ Method
   reports its median time per unit, its peak resident set (VmHWM on Linux) at the end of
   setup and at the end, and the minor page faults per step of its timed blocks (`pf`: freed
   memory the allocator gave back and maps in again). The engine order rotates from round to
-  round, so drift (another process, CPU clock) hits all engines alike. An engine's ratio in a
+  round, so drift (another process, CPU clock) hits all engines alike, and round r's workers
+  hold the same r small arrays of their own (`heap_layout`), so that the rounds sample
+  different heap layouts rather than time one layout's luck. An engine's ratio in a
   round is its time over numpy's in the same round; reported are the medians over the rounds
   of those ratios, of the times, of the peaks, of what the workload added to the peak over
   imports and setup, and of the page faults.
@@ -1049,13 +1051,31 @@ def _rss_mb() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def run_worker(name: str, engine: str, quick: bool) -> dict[str, Any]:
+def heap_layout(round_: int) -> list[np.ndarray]:
+    """Round `round_`'s heap history: that many small arrays (1 byte to 64 KiB, sizes drawn
+    from a generator seeded by the round), which a worker makes after setup and holds while it
+    times, as a user's process holds arrays of its own. Round 0 makes none.
+
+    Below glibc's mmap threshold they sit on the heap among the step's arrays, and move where
+    its large temporaries land and whether freeing them gives memory back to the OS. Without
+    them every round would time one heap layout, and one layout can be lucky or not: numpy's
+    conv step faulted 667 pages in a step with none, and 667, 0, 0, 1,320, 582, 582, 582 in
+    layouts 1 to 7 (2.98 to 6.33 ms a step). Each round samples another layout, the same for
+    every engine in it, as Stabilizer randomizes layouts so that a measurement is not one
+    layout's luck."""
+    rng = np.random.default_rng(round_)
+    return [np.empty(int(size), np.uint8) for size in rng.integers(1, 64 * 1024, size=round_)]
+
+
+def run_worker(name: str, engine: str, quick: bool, layout: int = 0) -> dict[str, Any]:
     """One engine on one workload in this fresh process, with glibc's default allocator: set
-    up, warm up, time `blocks` blocks; the median time per unit, the peak resident set, and
-    the minor page faults per step of the timed blocks (memory the allocator gave back to the
-    OS and maps in again: what a fresh process pays for large temporaries)."""
+    up, hold `heap_layout(layout)`, warm up, time `blocks` blocks; the median time per unit,
+    the peak resident set, and the minor page faults per step of the timed blocks (memory the
+    allocator gave back to the OS and maps in again: what a fresh process pays for large
+    temporaries)."""
     workload = WORKLOADS[name](quick)
     runner = workload.build(engine)
+    held = heap_layout(layout)  # noqa: F841 (held, not read: alive until the worker returns)
     setup = _rss_mb()
     for _ in range(workload.warmup):
         runner.step()
@@ -1070,8 +1090,11 @@ def run_worker(name: str, engine: str, quick: bool) -> dict[str, Any]:
     }
 
 
-def _fresh_process(name: str, engine: str, quick: bool, threads: int | None) -> dict[str, Any]:
+def _fresh_process(
+    name: str, engine: str, quick: bool, threads: int | None, layout: int
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "demos.benchmark", "--worker", name, engine]
+    command += ["--layout", str(layout)]
     command += ["--quick"] if quick else []
     command += [] if threads is None else ["--threads", str(threads)]
     done = subprocess.run(
@@ -1090,12 +1113,14 @@ def _fresh_process(name: str, engine: str, quick: bool, threads: int | None) -> 
 def fresh_rounds(
     workload: Workload, engines: list[str], rounds: int, threads: int | None
 ) -> dict[str, list[dict[str, Any]]]:
-    """The headline mode: in each round, every engine once in its own fresh process."""
+    """The headline mode: in each round, every engine once in its own fresh process, all of
+    them with the round's heap layout (`heap_layout`)."""
     results: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
     for r in range(rounds):
         for engine in _rotated(engines, r):
             _progress(f"{workload.name}: round {r + 1}/{rounds}, {ENGINES[engine]} (fresh process)")
-            results[engine].append(_fresh_process(workload.name, engine, workload.quick, threads))
+            result = _fresh_process(workload.name, engine, workload.quick, threads, layout=r)
+            results[engine].append(result)
     return results
 
 
@@ -1493,6 +1518,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark"), help="output folder")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--layout", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = sorted(set(engines) - set(ENGINES))
@@ -1512,7 +1538,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(arguments)
     threads = configure_threads(args.threads)
     if args.worker:
-        print(json.dumps(run_worker(*args.worker, args.quick)))
+        print(json.dumps(run_worker(*args.worker, args.quick, args.layout)))
         return 0
     modes: dict[str, dict[str, Any]] = {}
     if args.mode != "in-process":

@@ -158,6 +158,23 @@ def test_a_worker_times_every_installed_engine(engine):
     assert result["time_s"] > 0 and 0 < result["setup_rss_mb"] <= result["peak_rss_mb"]
 
 
+def test_every_engine_of_a_round_runs_in_that_rounds_heap_layout(monkeypatch):
+    calls = []
+
+    def fake(name: str, engine: str, quick: bool, threads: int | None, layout: int) -> dict:
+        calls.append((layout, engine))
+        return {"time_s": 1.0}
+
+    monkeypatch.setattr(benchmark, "_fresh_process", fake)
+    benchmark.fresh_rounds(benchmark.Overhead(quick=True), ["numpy", "autograd_lite"], 3, None)
+    assert sorted(calls) == [(r, e) for r in range(3) for e in ("autograd_lite", "numpy")]
+    sizes = [[a.nbytes for a in benchmark.heap_layout(r)] for r in range(4)]
+    assert [len(s) for s in sizes] == [0, 1, 2, 3]
+    assert all(0 < n < 64 * 1024 for s in sizes for n in s)  # on the heap, under mmap's threshold
+    assert sizes == [[a.nbytes for a in benchmark.heap_layout(r)] for r in range(4)]
+    assert _worker("overhead", "numpy", "--quick", "--layout", "3")["time_s"] > 0
+
+
 def _run_overhead(tmp_path: Path, engines: str) -> tuple[int, dict]:
     # The fresh mode only: the in-process one would change this process's allocator settings.
     options = ["--only", "overhead", "--engines", engines, "--mode", "fresh"]
