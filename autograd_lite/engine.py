@@ -32,6 +32,7 @@ from .tensor import Tensor, _make, _new  # noqa: F401 (_new: used by the compile
 _grad_enabled = True  # read by every op; flipped by no_grad / enable_grad
 _observers: list[Observer] = []  # active Tape, detect_anomaly, viz.watch; empty on the fast path
 _tape = itertools.count()  # next(_tape): the tape position; execution order is topological
+_META_BYTES = 64 * 1024  # an array only a shape is read from is kept as its Meta from here
 _NO_PARAMS: dict = {}  # shared by every node whose op takes no keyword parameters
 _ndarray = np.ndarray  # one global lookup on hot paths instead of a global and an attribute
 _FROM_A_CONSTANT = "the result, computed with a constant input that is not a number,"
@@ -54,6 +55,7 @@ class Primitive:
         "takes_params",
         "keeps_out",
         "reads",
+        "reads_values",
         "reads_inputs",
         "backward",
         "__weakref__",
@@ -64,10 +66,11 @@ class Primitive:
         self.forward = forward
         self.vjps: Sequence[Callable] = _NoRules(self.name)
         # What the VJP rules read, so what a node of this op keeps: its output, and per input
-        # whether its value is needed (set by defvjp; a variadic op's rule may read any input).
-        # `reads_inputs` is any(reads), kept so backward checks one flag per node.
+        # whether a rule reads it at all and whether its values (else its `Meta` is kept); set
+        # by defvjp; a variadic op's rule may read any input. `reads_inputs` is any(reads).
         self.keeps_out = self.reads_inputs = True
         self.reads: Sequence[bool] = _READS_ALL
+        self.reads_values: Sequence[bool] = _READS_ALL
         # backward(node, g, grads, frontier, wanted, watchers, create_graph): sends g on to the
         # node's inputs; compiled by defvjp from `_backward_source`, as the op from `_op_source`.
         self.backward: Callable = _no_backward
@@ -105,9 +108,11 @@ class Primitive:
                 f"rules (one per input), got {len(rules)}"
             )
         self.vjps = rules
-        read = [_positions_read(rule, 2 + self.n_inputs) for rule in rules]
-        self.keeps_out = any(1 in r for r in read)
-        self.reads = tuple(any(2 + i in r for r in read) for i in range(self.n_inputs))
+        found = [_reads(rule, 2 + self.n_inputs) for rule in rules]
+        self.keeps_out = any(1 in loaded for loaded, _ in found)
+        inputs = range(self.n_inputs)
+        self.reads = tuple(any(2 + i in loaded for loaded, _ in found) for i in inputs)
+        self.reads_values = tuple(any(2 + i in values for _, values in found) for i in inputs)
         self.reads_inputs = any(self.reads)
         self.backward = _compile(self, "backward", self.n_inputs, rules)
         return rules[0]
@@ -121,23 +126,68 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-def _positions_read(rule: Callable, n_positional: int) -> set[int]:
-    """Which of a rule's positional parameters (g, out, *inputs) its body reads.
+_SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
+
+
+def _reads(rule: Callable, n: int) -> tuple[frozenset[int], frozenset[int]]:
+    """Of a rule's first n positional parameters (g, out, *inputs): those its body loads at
+    all, and those whose values it reads. One it only asks for its shape, ndim, dtype or size
+    is loaded but not read (reshape's rule: reshape(g, shape=x.shape)).
 
     Found in the rule's bytecode: a parameter it never loads is a value the node need not
-    keep (PyTorch's autograd code generator likewise reads its derivative formulas to decide
-    which tensors to save). Anything this cannot see into reads everything, to be safe.
+    keep, and one whose values it never reads needs only a `Meta` (PyTorch's autograd code
+    generator likewise reads its derivative formulas to decide what to save, and saves only
+    the sizes of a view's input). Anything this cannot see into reads everything.
     """
     code = getattr(rule, "__code__", None)
     if code is None or code.co_flags & inspect.CO_VARARGS:
-        return set(range(n_positional))
-    names = set(code.co_cellvars)  # captured by a nested function or lambda: read there
-    for instruction in dis.get_instructions(code):
+        return frozenset(range(n)), frozenset(range(n))
+    return _reads_in(code, n)
+
+
+@functools.cache
+def _reads_in(code: Any, n: int) -> tuple[frozenset[int], frozenset[int]]:
+    """`_reads` for a code object, scanned once."""
+    # Captured by a nested function or lambda: read there, in ways not looked into.
+    loaded, read = set(code.co_cellvars), set(code.co_cellvars)
+    instructions = list(dis.get_instructions(code))
+    for instruction, after in zip(instructions, [*instructions[1:], None]):
         if instruction.opname.startswith("LOAD_"):  # LOAD_FAST and its 3.12+ variants
             value = instruction.argval
-            names.update(value if isinstance(value, tuple) else (value,))
-    parameters = code.co_varnames[: code.co_argcount]
-    return {i for i, name in enumerate(parameters[:n_positional]) if name in names}
+            names = value if isinstance(value, tuple) else (value,)
+            loaded.update(names)
+            if not (
+                instruction.opname == "LOAD_FAST"
+                and after is not None
+                and after.opname == "LOAD_ATTR"
+                and after.argval in _SHAPE_ATTRIBUTES
+            ):
+                read.update(names)
+    parameters = code.co_varnames[:n]
+    return (
+        frozenset(i for i, name in enumerate(parameters) if name in loaded),
+        frozenset(i for i, name in enumerate(parameters) if name in read),
+    )
+
+
+class Meta:
+    """What a node keeps of an array when no rule reads its values, only its shape, ndim,
+    dtype or size: reshape's input (its rule is reshape(g, shape=x.shape)), or an input an op
+    broadcast (backward sums the gradient back to its shape). The array itself can go as soon
+    as the forward pass is past it."""
+
+    __slots__ = ("shape", "ndim", "dtype", "size")
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.shape, self.ndim, self.dtype, self.size = (
+            array.shape,
+            array.ndim,
+            array.dtype,
+            array.size,
+        )
+
+    def __repr__(self) -> str:
+        return f"Meta(shape={self.shape}, dtype={self.dtype})"
 
 
 class _ReadsAll:
@@ -297,16 +347,20 @@ def _op_source(n: int, prim: Primitive) -> str:
         + " or ".join(f"(t{i} and x{i}.requires_grad)" for i in each)
         + ")):",
         "            return _make(data)",
-        "        reads = prim.reads",
+        "        reads, values = prim.reads, prim.reads_values",
     ]
     for i in each:
-        broadcast = f" or (x.out is None and a{i}.shape != data.shape)" if n > 1 else ""
+        broadcast = f" or a{i}.shape != data.shape" if n > 1 else ""
         lines += [
             f"        e{i} = x{i}",
             f"        if t{i} and (x := x{i}._node) is not None:",
             f"            e{i} = x  # the graph holds the node: the tensor and its array can go",
-            f"            if reads[{i}]{broadcast}:",
+            f"            if values[{i}]:",
             f"                x.out = a{i}",
+            f"            elif x.out is None and (reads[{i}]{broadcast}):",
+            "                # Only its shape is needed (by a rule, or to sum back to): a small",
+            "                # array costs less kept than described.",
+            f"                x.out = a{i} if a{i}.nbytes < _META_BYTES else Meta(a{i})",
         ]
     lines += [
         "        node = _new(Node)",
@@ -761,6 +815,8 @@ def _tensor_of(x: Any) -> Any:
         return x  # a leaf Tensor, or a constant
     if x.out is None:
         return None  # no rule reads it
+    if type(x.out) is Meta:
+        return x.out  # the rules read only its shape
     t = _make(x.out)
     t.requires_grad = True
     t._node = x

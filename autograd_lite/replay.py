@@ -83,7 +83,6 @@ import ast
 import builtins
 import contextlib
 import copy
-import dis
 import functools
 import inspect
 import linecache
@@ -98,7 +97,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
-from .engine import Node, _accumulate, _seed, _sum_back
+from .engine import _SHAPE_ATTRIBUTES, Node, _accumulate, _reads, _seed, _sum_back
 from .errors import user_location
 from .ops.shape import reshape, sum_to
 from .tensor import Tensor, _make
@@ -839,44 +838,6 @@ def _any(conditions: list[str]) -> list[str]:
 
 
 _LOCAL = re.compile(r"(args|(dx|dt|[xatpvwgbcks])\d+)")  # the program's own names
-
-
-_SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
-
-
-def _reads(rule: Callable, n: int) -> tuple[frozenset[int], frozenset[int]]:
-    """Of a rule's first n positional parameters (g, out, *inputs): those it loads at all, and
-    those whose values it reads. One it only asks for its shape, ndim, dtype or size is loaded
-    but not read (shapes are guarded). Found in the bytecode, as `engine._positions_read`
-    finds what a node keeps; what this cannot see into reads everything."""
-    code = getattr(rule, "__code__", None)
-    if code is None or code.co_flags & inspect.CO_VARARGS:
-        return frozenset(range(n)), frozenset(range(n))
-    return _reads_in(code, n)
-
-
-@functools.cache
-def _reads_in(code: Any, n: int) -> tuple[frozenset[int], frozenset[int]]:
-    """`_reads` for a code object, scanned once."""
-    loaded, read = set(code.co_cellvars), set(code.co_cellvars)
-    instructions = list(dis.get_instructions(code))
-    for instruction, after in zip(instructions, [*instructions[1:], None]):
-        if instruction.opname.startswith("LOAD_"):
-            value = instruction.argval
-            names = value if isinstance(value, tuple) else (value,)
-            loaded.update(names)
-            if not (
-                instruction.opname == "LOAD_FAST"
-                and after is not None
-                and after.opname == "LOAD_ATTR"
-                and after.argval in _SHAPE_ATTRIBUTES
-            ):
-                read.update(names)
-    parameters = code.co_varnames[:n]
-    return (
-        frozenset(i for i, name in enumerate(parameters) if name in loaded),
-        frozenset(i for i, name in enumerate(parameters) if name in read),
-    )
 
 
 def _summed(call: str, shape: tuple[int, ...], to: tuple[int, ...]) -> str:

@@ -215,6 +215,37 @@ def test_a_node_keeps_only_the_arrays_its_rules_read():
     np.testing.assert_allclose([x.grad[0], w.grad[0], b.grad[0]], [dz * 0.9, dz * 0.5, dz])
 
 
+def test_an_input_whose_rules_read_only_its_shape_keeps_only_its_shape(monkeypatch):
+    # reshape's rule is reshape(g, shape=x.shape), getitem's and pad's read x.shape and
+    # x.ndim: their inputs' nodes keep a Meta, so an array the forward pass is past goes (here
+    # each output is a copy, not a view of it), as PyTorch saves only a view's input sizes.
+    # Arrays under 64 KiB are kept as they are; here every one is described.
+    monkeypatch.setattr(engine, "_META_BYTES", 0)
+    x = al.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    cube = x * x * x  # mul reads its inputs, not its output
+    flat = cube.T.reshape(6)  # a transposed array reshaped: a copy
+    picked = cube[[0, 1, 1]]  # advanced indexing: a copy
+    padded = al.ops.pad(cube, pad_width=1)
+    array = weakref.ref(cube.data)
+    node = cube._node
+    del cube
+    assert array() is None
+    assert type(node.out) is engine.Meta and node.out.shape == (2, 3)
+    loss = (flat * flat).sum() + picked.sum() + padded.sum()
+    (dx,) = gradients(loss, x, create_graph=True)
+    x0, picks = np.arange(6.0).reshape(2, 3), np.array([[2], [3]])
+    np.testing.assert_allclose(dx.data, 6 * x0**5 + 3 * x0**2 * picks)
+    (ddx,) = gradients(dx.sum(), x)  # the second pass reads the Meta's shape again
+    np.testing.assert_allclose(ddx, 30 * x0**4 + 6 * x0 * picks)
+    prims = {name: op.prim for name, op in engine.REGISTRY.items()}
+    assert [prims[n].reads_values for n in ("reshape", "getitem", "pad")] == [(False,)] * 3
+    monkeypatch.undo()
+    small, large = (al.ones(n, requires_grad=True) * 2.0 for n in (8191, 8192))  # 64 KiB
+    small.reshape(-1, 1), large.reshape(-1, 1)
+    assert type(small._node.out) is np.ndarray and type(large._node.out) is engine.Meta
+    assert prims["mul"].reads_values == (True, True)
+
+
 @pytest.mark.parametrize("broadcast_first", [True, False])
 def test_an_intermediate_broadcast_by_a_later_op_sums_back_after_its_tensor_is_gone(
     broadcast_first,
