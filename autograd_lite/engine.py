@@ -5,8 +5,9 @@
 order (iteratively, never recursing) and calls each op's vector-Jacobian product (VJP).
 
 A node keeps an array only if a gradient rule will read it (`tanh` keeps its output for
-dx = g*(1-y**2), `mul` its inputs, `add` nothing), as PyTorch's saved tensors do. What each
-rule reads is found from the rule itself, so no op declares it twice.
+dx = g*(1-y**2), `mul` its inputs, `add` nothing), as PyTorch's saved tensors do, and of a
+large array whose shape is all a rule reads (`reshape`'s input) only a `Meta`. What each rule
+reads is found from the rule itself, so no op declares it twice.
 """
 
 from __future__ import annotations
