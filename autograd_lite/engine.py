@@ -57,7 +57,6 @@ class Primitive:
         "keeps_out",
         "reads",
         "reads_values",
-        "reads_inputs",
         "backward",
         "__weakref__",
     )
@@ -68,8 +67,8 @@ class Primitive:
         self.vjps: Sequence[Callable] = _NoRules(self.name)
         # What the VJP rules read, so what a node of this op keeps: its output, and per input
         # whether a rule reads it at all and whether its values (else its `Meta` is kept); set
-        # by defvjp; a variadic op's rule may read any input. `reads_inputs` is any(reads).
-        self.keeps_out = self.reads_inputs = True
+        # by defvjp; a variadic op's rule may read any input.
+        self.keeps_out = True
         self.reads: Sequence[bool] = _READS_ALL
         self.reads_values: Sequence[bool] = _READS_ALL
         # backward(node, g, grads, frontier, wanted, watchers, create_graph): sends g on to the
@@ -114,7 +113,6 @@ class Primitive:
         inputs = range(self.n_inputs)
         self.reads = tuple(any(2 + i in loaded for loaded, _ in found) for i in inputs)
         self.reads_values = tuple(any(2 + i in values for _, values in found) for i in inputs)
-        self.reads_inputs = any(self.reads)
         self.backward = _compile(self, "backward", self.n_inputs, rules)
         return rules[0]
 
