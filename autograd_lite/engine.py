@@ -360,6 +360,8 @@ def _op_source(n: int, prim: Primitive) -> str:
             "                # Only its shape is needed (by a rule, or to sum back to): a small",
             "                # array costs less kept than described.",
             f"                x.out = a{i} if a{i}.nbytes < _META_BYTES else Meta(a{i})",
+            f"            elif reads[{i}] and x.out is FREED:",
+            f"                x.out = a{i}  # released by a backward(), and read again",
         ]
     lines += [
         "        node = _new(Node)",

@@ -163,6 +163,25 @@ def test_a_graph_that_shares_a_node_freed_by_another_backward_says_so():
     assert k.grad is None  # leaves get their gradients only when the whole pass succeeds
 
 
+@pytest.mark.parametrize("n", [3, 10_000])  # the second's array is kept as a Meta
+def test_a_released_node_read_again_by_a_new_op_gives_its_value_back(n):
+    # backward() released y's node; an op that reads y (its shape, for reshape; its values,
+    # for mul) puts y's array back, so a backward through y's node runs again (mul's own rule
+    # reads only the leaves a and b). An op that reads nothing of y (add) cannot, and says so.
+    a = al.tensor(np.ones(n), requires_grad=True)
+    b = al.tensor(np.full(n, 2.0), requires_grad=True)
+    y = a * b
+    y.sum().backward()
+    a.grad = None
+    y.reshape(n, 1).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full(n, 2.0))
+    a.grad = None
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full(n, 8.0))
+    with pytest.raises(RuntimeError, match="already freed"):
+        (y + 1.0).sum().backward()
+
+
 def test_retain_graph_allows_a_second_backward():
     x = al.tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * 2).sum()
