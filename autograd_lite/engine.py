@@ -162,7 +162,7 @@ def _reads_in(code: Any, n: int) -> tuple[frozenset[int], frozenset[int]]:
                 and after.argval in _SHAPE_ATTRIBUTES
             ):
                 read.update(names)
-    parameters = code.co_varnames[:n]
+    parameters = code.co_varnames[: min(n, code.co_argcount)]
     return (
         frozenset(i for i, name in enumerate(parameters) if name in loaded),
         frozenset(i for i, name in enumerate(parameters) if name in read),
@@ -354,14 +354,13 @@ def _op_source(n: int, prim: Primitive) -> str:
             f"        e{i} = x{i}",
             f"        if t{i} and (x := x{i}._node) is not None:",
             f"            e{i} = x  # the graph holds the node: the tensor and its array can go",
-            f"            if values[{i}]:",
+            # A node released by a backward() and read again gets its array back.
+            f"            if values[{i}] or (reads[{i}] and x.out is FREED):",
             f"                x.out = a{i}",
             f"            elif x.out is None and (reads[{i}]{broadcast}):",
             "                # Only its shape is needed (by a rule, or to sum back to): a small",
             "                # array costs less kept than described.",
             f"                x.out = a{i} if a{i}.nbytes < _META_BYTES else Meta(a{i})",
-            f"            elif reads[{i}] and x.out is FREED:",
-            f"                x.out = a{i}  # released by a backward(), and read again",
         ]
     lines += [
         "        node = _new(Node)",

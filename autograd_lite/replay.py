@@ -368,7 +368,7 @@ class _Plan:
         self.made = {id(out.data): k for k, (out, _, _) in enumerate(ops)}  # by their arrays
         self.plain = {id(c[0]): m for m, c in enumerate(self.calls) if id(c[0]) not in self.made}
         self.root = self._check_root(loss)
-        needed = _ancestors(ops, self.calls, self.root, self.made, self.plain)
+        needed = _ancestors(ops, self.calls, self.root, self.index, self.made, self.plain)
         self._forward([(k, *ops[k]) for k in sorted(needed)])
         self._backward(_seed(loss, None, False))
         self._buffer()
@@ -864,13 +864,13 @@ def _ancestors(
     ops: list[tuple[Tensor, list, str]],
     calls: list[tuple],
     root: int,
+    index: dict[Node, int],
     made: dict[int, int],
     plain: dict[int, int],
 ) -> set[int]:
     """Tape positions of the traced ops the root depends on: through the nodes of its inputs,
     through arrays that ops made and another op took as a detached tensor or `.data`, and
     through ops on plain arrays between them (iterative: depth is unbounded)."""
-    index = {out._node: k for k, (out, _, _) in enumerate(ops)}
     seen, passed = {root}, set()
     stack = [zip(ops[root][0]._node.inputs, ops[root][1])]
     while stack:
