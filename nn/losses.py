@@ -14,6 +14,7 @@ import numpy as np
 
 from autograd_lite import Tensor, ops
 from autograd_lite.dtypes import REAL, require_numbers
+from autograd_lite.ops.nll import classes_outside
 
 from ._checks import Array, array_of, input_error, loss_input
 from ._checks import reduction as check_reduction
@@ -168,24 +169,10 @@ def _class_targets(input: Array, target: Array, who: object) -> tuple[np.ndarray
             f"{who}: input of shape {shape} ({classes} classes on axis {axis}) needs a target "
             f"of shape {expected}, got {labels.shape}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        bad = labels.min() if labels.min() < 0 else labels.max()
-        raise input_error(
-            f"{who}: target holds class {bad}, outside [0, {classes}) for an input with "
-            f"{classes} classes"
-        )
+    problem = classes_outside(labels, classes)
+    if problem:
+        raise input_error(f"{who}: {problem}")
     return labels, axis
-
-
-def _pick(log_probs: Tensor, labels: np.ndarray, axis: int, reduction: str) -> Tensor:
-    """-log_probs at the target classes, reduced. The pick is an index that holds the labels
-    themselves (the other axes' positions as broadcast ranges), so a compiled step rebinds
-    them on every call; a one-hot mask made from them with numpy would be frozen."""
-    ranges = np.indices(labels.shape, sparse=True)
-    picked = ops.getitem(log_probs, index=(*ranges[:axis], labels, *ranges[axis:]))
-    if reduction == "none" or not labels.size:  # the mean of no examples is NaN, as in torch
-        return _reduce(ops.neg(picked), reduction)
-    return ops.mul(ops.sum(picked), -1 / labels.size if reduction == "mean" else -1)
 
 
 def cross_entropy(input: Array, target: Array, reduction: str = "mean") -> Tensor:
@@ -202,7 +189,9 @@ def cross_entropy(input: Array, target: Array, reduction: str = "mean") -> Tenso
 def _cross_entropy(input, target, reduction, who) -> Tensor:
     input = loss_input(input, who)
     labels, axis = _class_targets(input, target, who)
-    return _pick(ops.log_softmax(input, axis=axis), labels, axis, reduction)
+    # The labels array itself is nll_loss's parameter, so a compiled step rebinds it on every
+    # call (a one-hot mask made from it with numpy would be frozen).
+    return ops.nll_loss(ops.log_softmax(input, axis=axis), target=labels, reduction=reduction)
 
 
 def nll_loss(input: Array, target: Array, reduction: str = "mean") -> Tensor:
@@ -213,8 +202,8 @@ def nll_loss(input: Array, target: Array, reduction: str = "mean") -> Tensor:
 
 def _nll_loss(input, target, reduction, who) -> Tensor:
     input = loss_input(input, who)
-    labels, axis = _class_targets(input, target, who)
-    return _pick(input, labels, axis, reduction)
+    labels, _ = _class_targets(input, target, who)
+    return ops.nll_loss(input, target=labels, reduction=reduction)
 
 
 class _Loss(Module):

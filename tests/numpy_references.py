@@ -4,7 +4,7 @@ the library: the oracle of the bad-input sweep (test_bad_inputs.py).
 One entry per primitive, called as the primitive is (positional arrays, keyword parameters),
 on plain numpy values; a meta-test fails when a primitive has no entry. Where an op is one
 numpy call the entry is that call; the ops with logic of their own (unfold, fold, max_pool,
-max_unpool, sum_to, logsumexp, log_softmax, scatter_add) are computed another way:
+max_unpool, sum_to, logsumexp, log_softmax, scatter_add, nll_loss) are computed another way:
 sliding_window_view, explicit loops over windows, a sum over axes found by comparing shapes.
 """
 
@@ -107,6 +107,32 @@ def _scatter_add(x, *, shape, index):
     return out
 
 
+def _nll_loss(x, *, target, reduction="mean"):
+    """-x at each target class, picked with take_along_axis (classes on axis 1, or 0 for 1-D)."""
+    if reduction not in ("mean", "sum", "none") or np.asarray(target).dtype.kind not in "iu":
+        raise ValueError("reduction must be mean, sum or none; target integer class indices")
+    axis = 1 if x.ndim >= 2 else 0
+    if target.shape != x.shape[:axis] + x.shape[axis + 1 :] or (target < 0).any():
+        raise ValueError("target must be x's shape without its class axis, of classes in x")
+    picked = -np.take_along_axis(x, np.expand_dims(target, axis), axis=axis).squeeze(axis)
+    if reduction == "none":
+        return picked
+    total = np.add.reduce(picked, axis=None)
+    if reduction == "sum":
+        return total
+    return total / picked.size if picked.size else total * np.nan
+
+
+def _nll_loss_backward(g, *, target, shape, reduction="mean"):
+    """-g (/n for the mean) put at each target class with put_along_axis, zeros elsewhere."""
+    axis = 1 if len(shape) >= 2 else 0
+    dx = np.zeros(shape, dtype=np.asarray(g).dtype)
+    n = target.size if reduction == "mean" else 1
+    values = np.broadcast_to(-np.asarray(g) / n if n else g, target.shape)
+    np.put_along_axis(dx, np.expand_dims(target, axis), np.expand_dims(values, axis), axis=axis)
+    return dx
+
+
 def _pow(x, y):
     return x**y  # not np.power: for bool ** int the operator and the ufunc pick other dtypes
 
@@ -147,6 +173,8 @@ REFERENCES: dict[str, Callable] = {
     "min": np.min,
     "logsumexp": _logsumexp,
     "log_softmax": _log_softmax,
+    "nll_loss": _nll_loss,
+    "nll_loss_backward": _nll_loss_backward,
     # linear algebra
     "matmul": np.matmul,
     "linear": _linear,

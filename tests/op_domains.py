@@ -309,6 +309,31 @@ def _max_unpool(draw, dtype):
 
 
 @st.composite
+def _class_targets(draw, dtype):
+    """Log-probabilities of any real values (N, C), (C,) or (N, C, d), integer class targets
+    of the shape without the class axis, and a reduction."""
+    shape = draw(st.sampled_from([(4, 3), (3,), (2, 3, 2), (1, 1), (0, 2)]))
+    axis = 1 if len(shape) >= 2 else 0
+    rest = shape[:axis] + shape[axis + 1 :]
+    target = draw(hnp.arrays(np.int64, rest, elements=st.integers(0, shape[axis] - 1)))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return shape, target, reduction
+
+
+@st.composite
+def _nll_loss(draw, dtype):
+    shape, target, reduction = draw(_class_targets(dtype))
+    return Case((draw(arrays(dtype, "real", shape)),), {"target": target, "reduction": reduction})
+
+
+@st.composite
+def _nll_loss_backward(draw, dtype):
+    shape, target, reduction = draw(_class_targets(dtype))
+    g = draw(arrays(dtype, "real", target.shape if reduction == "none" else ()))
+    return Case((g,), {"target": target, "shape": shape, "reduction": reduction})
+
+
+@st.composite
 def _astype(draw, dtype):
     """Up to float64 from either precision (a float32 target would spoil finite differences)."""
     return Case((draw(arrays(dtype)),), {"dtype": np.dtype(np.float64)})
@@ -346,6 +371,8 @@ DOMAINS: dict[str, Domain] = {
     "min": Domain(reduction("distinct")),
     "logsumexp": Domain(reduction("real")),
     "log_softmax": Domain(_log_softmax),
+    "nll_loss": Domain(_nll_loss),
+    "nll_loss_backward": Domain(_nll_loss_backward),
     # linear algebra
     "matmul": Domain(_matmul),
     "linear": Domain(_linear),

@@ -1,6 +1,8 @@
 """Losses against their numpy formulas, every reduction, stability at the edges, gradients
 against finite differences, and clear errors for targets of the wrong shape or dtype."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -152,6 +154,18 @@ def test_log_softmax_then_nll_equals_cross_entropy():
     z, t = np.random.default_rng(5).standard_normal((4, 5)), np.array([0, 4, 2, 2])
     a = nn.NLLLoss()(nn.LogSoftmax(dim=1)(al.tensor(z)), t)
     np.testing.assert_allclose(a.data, nn.CrossEntropyLoss()(al.tensor(z), t).data, rtol=1e-14)
+
+
+def test_cross_entropy_records_log_softmax_then_nll_loss_as_torch_does():
+    # torch's graph: LogSoftmaxBackward0 -> NllLossBackward0; the pick and the mean are one
+    # node, whose gradient puts -1/n at the targets without np.add.at.
+    z, t = np.random.default_rng(6).standard_normal((4, 3)), np.array([2, 0, 1, 1])
+    with al.Tape() as tape:
+        loss = nn.CrossEntropyLoss()(al.tensor(z, requires_grad=True), t)
+    assert [out.op for out in tape] == ["log_softmax", "nll_loss"]
+    loss.backward()
+    for reduction in REDUCTIONS:  # and its gradient is differentiable again
+        al.gradgradcheck(functools.partial(F.cross_entropy, target=t, reduction=reduction), [z])
 
 
 def test_regression_target_shape_must_match_exactly():

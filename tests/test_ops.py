@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from op_domains import DOMAINS, Case, arrays, axes
 
@@ -308,6 +308,16 @@ def test_getitem_and_scatter_add_are_adjoint(data):
     x = data.draw(arrays(np.float64, "real", case.params["shape"]))
     picked = ops.getitem(x, index=case.params["index"])
     assert np.sum(picked * y) == pytest.approx(np.sum(x * ops.scatter_add(y, **case.params)))
+
+
+@given(data=st.data())
+def test_nll_loss_and_its_backward_are_adjoint(data):
+    case = data.draw(DOMAINS["nll_loss_backward"].cases(np.float64))
+    (g,) = case.inputs
+    assume(case.params["target"].size or case.params["reduction"] != "mean")  # NaN: no adjoint
+    x = data.draw(arrays(np.float64, "real", case.params["shape"]))
+    picked = ops.nll_loss(x, target=case.params["target"], reduction=case.params["reduction"])
+    assert np.sum(picked * g) == pytest.approx(np.sum(x * ops.nll_loss_backward(g, **case.params)))
 
 
 # ---------------------------------------------------------------- the strategies keep promises

@@ -112,11 +112,13 @@ def log_softmax(x, *, axis=-1):
     """
     if x.dtype.kind in "biu":  # in exp's float dtype: x - max would wrap around for uint8
         x = x.astype(np.result_type(x.dtype, np.float16))
-    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # -inf over an empty axis
-    # Only an all -inf slice keeps a 0 shift (its answer is NaN either way); a slice holding
-    # +inf then gives NaN throughout, as torch's log_softmax does, not a misleading -inf.
-    shifted = x - np.where(shift == -np.inf, 0, shift)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    # Started at the lowest finite number, the maximum of an all -inf (or empty) slice is
+    # finite, so that slice stays -inf when shifted (its answer is NaN either way); a slice
+    # holding +inf gives NaN throughout, as torch's log_softmax does. (The ufuncs' reduce:
+    # np.max and np.sum add ~1.5 us of dispatch each on small arrays.)
+    shift = np.maximum.reduce(x, axis=axis, keepdims=True, initial=np.finfo(x.dtype).min)
+    shifted = x - shift
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 @log_softmax.defvjp
