@@ -38,7 +38,9 @@ def sum(x, *, axis=None, keepdims=False):
 
     y = sum(x);  dx = broadcast(g)
     """
-    return x.sum(axis=axis, keepdims=keepdims)
+    # The ufunc's own reduce is what x.sum() runs, after ~0.3 us of Python in numpy's wrapper
+    # (the same holds for max and min below).
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 
 @sum.defvjp
@@ -61,7 +63,7 @@ def max(x, *, axis=None, keepdims=False):
 
     y = max(x);  dx = g*[x==y]/count(x==y)
     """
-    return x.max(axis=axis, keepdims=keepdims)
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
 
 @max.defvjp
@@ -75,7 +77,7 @@ def min(x, *, axis=None, keepdims=False):
 
     y = min(x);  dx = g*[x==y]/count(x==y)
     """
-    return x.min(axis=axis, keepdims=keepdims)
+    return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
 
 
 @min.defvjp
@@ -92,9 +94,9 @@ def logsumexp(x, *, axis=None, keepdims=False):
     if x.dtype.kind in "biu":  # in exp's float dtype: x - max would wrap around for uint8
         x = x.astype(np.result_type(x.dtype, np.float16))
     # initial: the maximum of an empty axis is -inf, so its logsumexp is -inf, as in torch.
-    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    shift = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
     shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: keep the answer -inf, not nan
-    total = np.sum(np.exp(x - shift), axis=axis, keepdims=True)
+    total = np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)
     out = np.log(total) + shift
     return out if keepdims else np.squeeze(out, axis=axis)
 
@@ -114,8 +116,7 @@ def log_softmax(x, *, axis=-1):
         x = x.astype(np.result_type(x.dtype, np.float16))
     # Started at the lowest finite number, the maximum of an all -inf (or empty) slice is
     # finite, so that slice stays -inf when shifted (its answer is NaN either way); a slice
-    # holding +inf gives NaN throughout, as torch's log_softmax does. (The ufuncs' reduce:
-    # np.max and np.sum add ~1.5 us of dispatch each on small arrays.)
+    # holding +inf gives NaN throughout, as torch's log_softmax does.
     shift = np.maximum.reduce(x, axis=axis, keepdims=True, initial=np.finfo(x.dtype).min)
     shifted = x - shift
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
