@@ -3,8 +3,9 @@ each example's log-probability at its target class and reduces them; `nll_loss_b
 writes a gradient back at those positions. Each is the other's VJP (both are linear).
 
 Cross-entropy is log_softmax then nll_loss, as in torch (LogSoftmaxBackward, NllLossBackward).
-Composed from getitem, neg, sum and mul, the pick was four nodes, and its gradient a scatter
-with np.add.at, which allows for repeated positions that a class pick never has.
+Composed from getitem, sum and mul (neg for reduction 'none'), the pick was three nodes, and
+its gradient a scatter with np.add.at, which allows for repeated positions that a class pick
+never has.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _class_index(target, shape: tuple, reduction) -> tuple:
     """The index into an array of `shape` that picks, at every position of `target`, its
     class: classes on axis 1 (axis 0 for a 1-D array), the other axes' positions as broadcast
-    ranges, so no element is picked twice. Refuses a target that would pick anything else."""
+    ranges, so no element is picked twice. Refuses a target that would pick anything else, and
+    a reduction other than mean, sum and none (both ops take these three parameters)."""
     if not (isinstance(target, np.ndarray) and target.dtype.kind in "iu"):
         raise TypeError(f"target must be an array of integer class indices, got {target!r}")
     axis = 1 if len(shape) >= 2 else 0
