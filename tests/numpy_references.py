@@ -126,9 +126,10 @@ def _nll_loss(x, *, target, reduction="mean"):
 def _nll_loss_backward(g, *, target, shape, reduction="mean"):
     """-g (/n for the mean) put at each target class with put_along_axis, zeros elsewhere."""
     axis = 1 if len(shape) >= 2 else 0
-    dx = np.zeros(shape, dtype=np.asarray(g).dtype)
-    n = target.size if reduction == "mean" else 1
-    values = np.broadcast_to(-np.asarray(g) / n if n else g, target.shape)
+    negated = -np.asarray(g)
+    dx = np.zeros(shape, dtype=negated.dtype)
+    mean = reduction == "mean" and target.size
+    values = np.broadcast_to(negated / target.size if mean else negated, target.shape)
     np.put_along_axis(dx, np.expand_dims(target, axis), np.expand_dims(values, axis), axis=axis)
     return dx
 

@@ -312,7 +312,7 @@ def _max_unpool(draw, dtype):
 def _class_targets(draw, dtype):
     """Log-probabilities of any real values (N, C), (C,) or (N, C, d), integer class targets
     of the shape without the class axis, and a reduction."""
-    shape = draw(st.sampled_from([(4, 3), (3,), (2, 3, 2), (1, 1), (0, 2)]))
+    shape = draw(st.sampled_from([(4, 3), (3,), (2, 3, 2), (1, 1), (2, 1)]))
     axis = 1 if len(shape) >= 2 else 0
     rest = shape[:axis] + shape[axis + 1 :]
     target = draw(hnp.arrays(np.int64, rest, elements=st.integers(0, shape[axis] - 1)))

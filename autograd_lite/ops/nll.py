@@ -59,10 +59,10 @@ def nll_loss(x, *, target, reduction="mean"):
     problem = classes_outside(target, x.shape[1 if x.ndim >= 2 else 0])
     if problem:  # numpy would read a negative class from the end
         raise ValueError(problem)
-    picked = x[index]
+    picked = -x[index]  # negated before the sum, as numpy would: a bool x is refused
     if reduction == "none":
-        return -picked
-    total = -np.add.reduce(picked, axis=None)
+        return picked
+    total = np.add.reduce(picked, axis=None)
     if reduction == "sum":
         return total
     return total / picked.size if picked.size else total * np.nan  # NaN, without 0/0's warning
@@ -86,9 +86,10 @@ def nll_loss_backward(g, *, target, shape, reduction="mean"):
             f"g of shape {g.shape} is not the gradient of nll_loss with reduction "
             f"{reduction!r} and a target of shape {target.shape}"
         )
-    dx = np.zeros(shape, dtype=g.dtype)
+    negated = -g  # (a bool g is refused, as numpy refuses its negative)
+    dx = np.zeros(shape, dtype=negated.dtype)
     if target.size:  # (the mean of no examples has no 1/n: there is nothing to write)
-        dx[index] = g * (-1 / target.size if reduction == "mean" else -1)
+        dx[index] = negated / target.size if reduction == "mean" else negated
     return dx
 
 
