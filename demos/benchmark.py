@@ -23,7 +23,10 @@ Method
   different heap layouts rather than time one layout's luck. An engine's ratio in a
   round is its time over numpy's in the same round; reported are the medians over the rounds
   of those ratios, of the times, of the peaks, of what the workload added to the peak over
-  imports and setup, and of the page faults.
+  imports and setup, and of the page faults. Beside each median ratio stands the interval
+  that holds the median of such rounds' ratios with the confidence the title gives (from the
+  rounds' order statistics, `median_interval`): on a shared machine single rounds can differ
+  by half, and a ratio a few percent from its target is then no evidence either way.
 - Second column, "in-process, freed memory kept": all engines in this process, `--rounds`
   rounds after a warm-up, one block each per round in the rotated order, ratios taken the same
   way. glibc's malloc is told to keep freed memory (mallopt: M_MMAP_THRESHOLD 32 MB,
@@ -53,6 +56,7 @@ import gc
 import importlib
 import importlib.util
 import json
+import math
 import os
 import platform
 import resource
@@ -84,6 +88,7 @@ OPTIONAL = ("torch", "autograd", "mygrad")  # third-party: timed when installed
 MODES = {"fresh": "fresh process, default allocator", "in_process": "in-process, freed memory kept"}
 """Timing mode key -> its name in the tables; the fresh-process mode is the headline."""
 TOLERANCE = 1e-6  # the correctness check: |got - numpy| <= 1e-6 + 1e-6 |numpy|
+CONFIDENCE = 0.9  # the least coverage of the interval beside a median ratio, rounds allowing
 SEED = 0
 POOL_CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) of a 2x2 window's corners
 
@@ -1168,9 +1173,11 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
             if "time_s" in b:
                 r["ratio"] = r["time_s"] / b["time_s"]
         ratios = [r["ratio"] for r in rounds if "ratio" in r]
+        complete = len(ratios) == len(rounds)
         summary = {
             "median_s": float(np.median([r["time_s"] for r in rounds])),
-            "ratio": float(np.median(ratios)) if len(ratios) == len(rounds) else None,
+            "ratio": float(np.median(ratios)) if complete else None,
+            "interval": list(median_interval(ratios)[:2]) if complete else None,
             "rounds": rounds,
         }
         if "peak_rss_mb" in rounds[0]:
@@ -1181,6 +1188,27 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
             summary["faults_per_step"] = float(np.median(faults))
         summaries[engine] = summary
     return summaries
+
+
+def median_interval(values: list[float]) -> tuple[float, float, float]:
+    """(low, high, coverage): a distribution-free confidence interval for the median of what
+    `values` are a sample of, and how often such an interval holds it.
+
+    The k-th smallest and k-th largest of n values bracket the median unless k or fewer fall on
+    one side of it, so the coverage is 1 - 2 P(Binomial(n, 1/2) < k). k is the largest giving
+    at least CONFIDENCE; with too few values for that (n < 5) it is 1, the smallest and
+    largest, at less (75% for 3 rounds).
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+
+    def coverage(k: int) -> float:
+        return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
+
+    k = 1
+    while 2 * (k + 1) <= n + 1 and coverage(k + 1) >= CONFIDENCE:
+        k += 1
+    return ordered[k - 1], ordered[n - k], coverage(k)
 
 
 # ---------------------------------------------------------------- one workload
@@ -1253,9 +1281,13 @@ def _misses(engine: str, row: dict[str, Any], target: float) -> list[str]:
         return [f"{who}: {fresh['error']}"]
     if fresh["ratio"] is None:
         return ["no numpy baseline to compare with"]
-    if fresh["ratio"] > target:
-        return [f"{who} {fresh['ratio']:.2f}x numpy > {target}x"]
-    return []
+    if fresh["ratio"] <= target:
+        return []
+    reason = f"{who} {fresh['ratio']:.2f}x numpy > {target}x"
+    low, high = fresh["interval"]
+    if low <= target:
+        reason += f" (within this run's noise: its interval, {low:.2f}x to {high:.2f}x, holds it)"
+    return [reason]
 
 
 def _progress(message: str) -> None:
@@ -1343,7 +1375,8 @@ def _cell(row: dict[str, Any], engine: str, table: str) -> str:
     text = _duration(result["median_s"])
     if engine == "numpy" or result["ratio"] is None:
         return text
-    return f"{text} ({result['ratio']:.2f}x)"
+    low, high = result["interval"]
+    return f"{text} ({result['ratio']:.2f}x, {low:.2f}-{high:.2f})"
 
 
 def tables(report: dict[str, Any]) -> dict[str, list[list[str]]]:
@@ -1376,11 +1409,13 @@ def tables(report: dict[str, Any]) -> dict[str, list[list[str]]]:
 
 def _table_title(report: dict[str, Any], table: str) -> str:
     rounds = report["rounds"]
+    coverage = median_interval([1.0] * rounds)[2]
     if table == "fresh":
         return (
             f"{MODES['fresh']} (the headline): each engine alone in a fresh process, {rounds} "
             "rounds, order rotated; ratio = median over the rounds of engine / numpy in the "
-            "same round"
+            f"same round, then the interval that holds the median ratio with {coverage:.0%} "
+            "confidence"
         )
     if table == "memory":
         return (

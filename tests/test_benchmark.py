@@ -52,6 +52,8 @@ def test_quick_run_has_a_row_for_every_workload_and_engine_in_both_modes(quick_r
                 assert result["median_s"] > 0 and len(result["rounds"]) == report["rounds"]
                 ratios = [r["ratio"] for r in result["rounds"]]
                 assert result["ratio"] == pytest.approx(np.median(ratios)), (w["name"], engine)
+                low, high = result["interval"]
+                assert min(ratios) <= low <= result["ratio"] <= high <= max(ratios)
         for mode in ("fresh", "in_process"):
             assert [r["ratio"] for r in w["engines"]["numpy"][mode]["rounds"]] == [1.0, 1.0]
     for text in (markdown, done.stdout):
@@ -212,6 +214,36 @@ def test_an_engine_without_a_workload_method_is_skipped_as_not_applicable(tmp_pa
     }
     markdown = (tmp_path / "benchmark.md").read_text()
     assert "an abacus skipped on overhead: not applicable" in markdown
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "coverage"), [(2, 1, 0.5), (3, 1, 0.75), (5, 1, 0.9375), (15, 4, 0.96484375)]
+)
+def test_median_interval_is_a_pair_of_order_statistics_and_their_binomial_coverage(n, k, coverage):
+    values = list(np.random.default_rng(n).permutation(np.arange(1.0, n + 1)))
+    assert benchmark.median_interval(values) == (k, n + 1 - k, pytest.approx(coverage))
+
+
+@pytest.mark.parametrize("n", [5, 9, 15])
+def test_median_interval_holds_the_true_median_as_often_as_it_claims(n):
+    # Skewed, as times are: a log-normal sample's median is exp(0) = 1.
+    samples = np.exp(np.random.default_rng(n).normal(size=(4000, n)))
+    held = [low <= 1.0 <= high for low, high, _ in map(benchmark.median_interval, samples)]
+    coverage = benchmark.median_interval(list(samples[0]))[2]
+    assert coverage >= benchmark.CONFIDENCE
+    assert np.mean(held) == pytest.approx(coverage, abs=0.02)
+
+
+def test_a_miss_inside_the_runs_noise_says_so_and_a_clear_one_does_not():
+    def row(ratio: float, low: float, high: float) -> dict:
+        return {"status": "ok", "fresh": {"ratio": ratio, "interval": [low, high]}}
+
+    (noisy,) = benchmark._misses("replay", row(1.07, 0.94, 1.15), 1.02)
+    (clear,) = benchmark._misses("replay", row(1.07, 1.04, 1.15), 1.02)
+    assert noisy.startswith("autograd_lite replay 1.07x numpy > 1.02x")
+    assert "within this run's noise: its interval, 0.94x to 1.15x, holds it" in noisy
+    assert clear == "autograd_lite replay 1.07x numpy > 1.02x"
+    assert benchmark._misses("replay", row(1.01, 0.9, 1.3), 1.02) == []
 
 
 def test_unknown_engine_is_a_usage_error(capsys):
