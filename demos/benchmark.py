@@ -1283,7 +1283,9 @@ def _misses(engine: str, row: dict[str, Any], target: float) -> list[str]:
         return ["no numpy baseline to compare with"]
     if fresh["ratio"] <= target:
         return []
-    reason = f"{who} {fresh['ratio']:.2f}x numpy > {target}x"
+    # A third digit where two would print the target itself ("1.05x numpy > 1.05x").
+    digits = 2 if round(fresh["ratio"], 2) > target else 3
+    reason = f"{who} {fresh['ratio']:.{digits}f}x numpy > {target}x"
     low, high = fresh["interval"]
     if low <= target:
         reason += f" (within this run's noise: its interval, {low:.2f}x to {high:.2f}x, holds it)"

@@ -244,6 +244,8 @@ def test_a_miss_inside_the_runs_noise_says_so_and_a_clear_one_does_not():
     assert "within this run's noise: its interval, 0.94x to 1.15x, holds it" in noisy
     assert clear == "autograd_lite replay 1.07x numpy > 1.02x"
     assert benchmark._misses("replay", row(1.01, 0.9, 1.3), 1.02) == []
+    (close,) = benchmark._misses("autograd_lite", row(1.0531, 1.051, 1.1), 1.05)
+    assert close == "autograd_lite 1.053x numpy > 1.05x"
 
 
 def test_unknown_engine_is_a_usage_error(capsys):
