@@ -1192,15 +1192,20 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
 
 def median_interval(values: list[float]) -> tuple[float, float, float]:
     """(low, high, coverage): a distribution-free confidence interval for the median of what
-    `values` are a sample of, and how often such an interval holds it.
-
-    The k-th smallest and k-th largest of n values bracket the median unless k or fewer fall on
-    one side of it, so the coverage is 1 - 2 P(Binomial(n, 1/2) < k). k is the largest giving
-    at least CONFIDENCE; with too few values for that (n < 5) it is 1, the smallest and
-    largest, at less (75% for 3 rounds).
-    """
+    `values` are a sample of, and how often such an interval holds it (`interval_rank`)."""
     ordered = sorted(values)
-    n = len(ordered)
+    k, coverage = interval_rank(len(ordered))
+    return ordered[k - 1], ordered[-k], coverage
+
+
+def interval_rank(n: int) -> tuple[int, float]:
+    """(k, coverage) of the median's interval from n values: its ends are the k-th smallest
+    and k-th largest.
+
+    They bracket the median unless k or fewer fall on one side of it, so the coverage is
+    1 - 2 P(Binomial(n, 1/2) < k). k is the largest giving at least CONFIDENCE; with too few
+    values for that (n < 5) it is 1, the smallest and largest, at less (75% for 3 rounds).
+    """
 
     def coverage(k: int) -> float:
         return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
@@ -1208,7 +1213,7 @@ def median_interval(values: list[float]) -> tuple[float, float, float]:
     k = 1
     while 2 * (k + 1) <= n + 1 and coverage(k + 1) >= CONFIDENCE:
         k += 1
-    return ordered[k - 1], ordered[n - k], coverage(k)
+    return k, coverage(k)
 
 
 # ---------------------------------------------------------------- one workload
@@ -1411,7 +1416,7 @@ def tables(report: dict[str, Any]) -> dict[str, list[list[str]]]:
 
 def _table_title(report: dict[str, Any], table: str) -> str:
     rounds = report["rounds"]
-    coverage = median_interval([1.0] * rounds)[2]
+    coverage = interval_rank(rounds)[1]
     if table == "fresh":
         return (
             f"{MODES['fresh']} (the headline): each engine alone in a fresh process, {rounds} "
